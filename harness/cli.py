@@ -1,0 +1,149 @@
+"""The command line: a thin layer that prepares a run and hands it to pytest."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import ExitStack
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+from harness import __version__
+from harness.errors import ConfigError, HarnessError
+
+EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def suites_dir() -> Path:
+    import suites
+
+    return Path(suites.__file__).parent
+
+
+def sandbox_tenant_file() -> Path:
+    return Path(str(resources.files("harness.sandbox").joinpath("tenant/sandbox.toml")))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="epic-harness", description="Conformance harness for Epic FHIR integrations.")
+    parser.add_argument("--version", action="version", version=f"epic-harness {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the conformance suite against a tenant (default: the embedded sandbox)",
+                         description="Run the conformance checks. Arguments after -- go to pytest "
+                                     "(e.g. -- -m discovery, -- -k Practitioner).")
+    run.add_argument("--tenant", metavar="FILE", help="tenant file (TOML); without it the embedded sandbox is started")
+    run.add_argument("--base-url", metavar="URL", help="override the tenant's base_url (Interconnect root)")
+    run.add_argument("--report-dir", metavar="DIR", help="output folder (default reports/<timestamp>)")
+    run.add_argument("--allow-writes", action="store_true", help="run create/update/$book checks (never in production)")
+    run.add_argument("--fault", action="append", default=[], metavar="NAME",
+                     help="embedded sandbox only: start it with this fault (repeatable; see `epic-harness sandbox --list-faults`)")
+    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    sandbox = sub.add_parser("sandbox", help="serve the simulated Epic tenant")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--fault", action="append", default=[], metavar="NAME", help="misbehave this way (repeatable)")
+    sandbox.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+
+    keys = sub.add_parser("keys", help="the app's signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    new = keys_sub.add_parser("new", help="write a new key pair and the public JWK Set to publish")
+    new.add_argument("--alg", choices=["RS384", "ES384", "RS256", "RS512"], default="RS384")
+    new.add_argument("--out", default="keys", help="folder to write to (default ./keys)")
+    new.add_argument("--name", default=None, help="file stem (default epic-<alg>-<date>)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return command_run(args)
+        if args.command == "sandbox":
+            return command_sandbox(args)
+        if args.command == "keys":
+            return command_keys(args)
+    except HarnessError as exc:
+        print(f"epic-harness: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("epic-harness: interrupted", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_USAGE
+
+
+def command_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from harness.config import load_tenant
+
+    pytest_args = list(args.pytest_args)
+    if pytest_args and pytest_args[0] == "--":
+        pytest_args = pytest_args[1:]
+    with ExitStack() as stack:
+        tenant_file = Path(args.tenant) if args.tenant else sandbox_tenant_file()
+        base_url = args.base_url
+        if args.fault and args.tenant:
+            raise ConfigError(None, "--fault", "faults apply only to the embedded sandbox (run without --tenant)")
+        if not args.tenant:
+            from harness.sandbox import EmbeddedSandbox, default_settings
+
+            try:
+                settings = default_settings(args.fault)
+            except ValueError as exc:
+                raise ConfigError(None, "--fault", str(exc)) from None
+            sandbox = stack.enter_context(EmbeddedSandbox(settings))
+            base_url = sandbox.base_url
+            print(f"epic-harness: embedded sandbox at {base_url}", file=sys.stderr)
+        tenant = load_tenant(tenant_file, base_url=base_url, allow_writes=args.allow_writes)  # exit 2 on errors
+        report_dir = Path(args.report_dir or Path("reports") / f"{datetime.now():%Y%m%d-%H%M%S}-{tenant.name}")
+        argv = [
+            str(suites_dir()), "--tenant", str(tenant_file), "--report-dir", str(report_dir),
+            "-p", "no:cacheprovider", "--rootdir", str(suites_dir().parent), "-c", os.devnull, "-q",
+        ]
+        if base_url:
+            argv += ["--base-url", base_url]
+        if args.allow_writes:
+            argv.append("--allow-writes")
+        code = pytest.main(argv + pytest_args)
+    if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return int(code)
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("epic-harness: no checks were selected", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def command_sandbox(args: argparse.Namespace) -> int:
+    from harness.sandbox import FAULTS, default_settings, serve
+
+    if args.list_faults:
+        for name, doc in FAULTS.items():
+            print(f"{name:45} {doc}")
+        return EXIT_OK
+    try:
+        settings = default_settings(args.fault)
+    except ValueError as exc:
+        raise ConfigError(None, "--fault", str(exc)) from None
+    print(f"epic-harness: sandbox Epic tenant at http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    serve(args.host, args.port, settings)
+    return EXIT_OK
+
+
+def command_keys(args: argparse.Namespace) -> int:
+    from harness.keys import generate_key_pair, write_key_pair
+
+    pair = generate_key_pair(args.alg)
+    stem = args.name or f"epic-{args.alg.lower()}-{datetime.now():%Y%m%d}"
+    key_path, jwks_path = write_key_pair(pair, Path(args.out), stem)
+    print(f"private key: {key_path} (keep it secret; point auth.private_key at it)")
+    print(f"public JWK Set: {jwks_path} (publish it at your JWK Set URL, or register it with Epic)")
+    print(f"kid: {pair.kid} (set auth.kid and auth.algorithm = \"{args.alg}\")")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""The tenant file: one TOML file describing one Epic tenant and what the app asks of it."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from harness.catalog import FHIR_VERSIONS, RequestedApis, load_named_set, requested_from_groups, requested_from_list
+from harness.errors import ConfigError
+from harness.keys import SIGNING_ALGORITHMS, PrivateKey, check_key_fits, load_private_key
+
+Environment = Literal["production", "non-production"]
+ENVIRONMENTS = ("production", "non-production")
+FHIR_PATHS = {"R4": "api/FHIR/R4", "STU3": "api/FHIR/STU3", "DSTU2": "api/FHIR/DSTU2"}
+
+_TOP_LEVEL = {"name", "environment", "base_url", "fhir", "auth", "apis", "test_data", "checks"}
+_AUTH_FIELDS = {
+    "client_id", "client_id_env", "private_key", "private_key_env", "kid", "algorithm",
+    "jwks", "jwks_url", "jku", "scope", "token_endpoint",
+}
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    client_id: str
+    private_key: PrivateKey = field(repr=False)
+    kid: str
+    algorithm: str
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    jku: str | None = None
+    scope: str | None = None
+    token_endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    negative_auth: bool
+    allow_writes: bool = False
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str
+    environment: Environment
+    base_url: str
+    fhir_bases: dict[str, str]
+    auth: AuthConfig
+    requested: RequestedApis
+    test_data: dict[str, Any]
+    checks: CheckSettings
+    file: Path | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def fhir_base(self, version: str) -> str:
+        return self.fhir_bases[version]
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: Any, *, file: str | None, field: str) -> str:
+    if not isinstance(url, str) or not url:
+        raise ConfigError(file, field, "must be an absolute URL (a string such as https://epic.example.org/interconnect-fhir-oauth)")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(file, field, f"{url!r} is not an absolute http(s) URL")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(file, field, f"{url!r} uses plain http; only https is allowed for a non-loopback host")
+    if parts.query or parts.fragment:
+        raise ConfigError(file, field, f"{url!r} must not carry a query or fragment")
+    return url.rstrip("/")
+
+
+def _str(table: dict, key: str, *, file: str | None, where: str, required: bool = True) -> str | None:
+    value = table.get(key)
+    if value is None:
+        if required:
+            raise ConfigError(file, where, "is required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(file, where, f"must be a non-empty string, got {type(value).__name__}")
+    return value
+
+
+def _from_env(table: dict, key: str, *, file: str | None, section: str) -> str | None:
+    """A value given directly, or through the environment variable named by ``<key>_env``."""
+    direct = _str(table, key, file=file, where=f"{section}.{key}", required=False)
+    env_name = _str(table, f"{key}_env", file=file, where=f"{section}.{key}_env", required=False)
+    if direct and env_name:
+        raise ConfigError(file, f"{section}.{key}", f"give either {key} or {key}_env, not both")
+    if env_name:
+        value = os.environ.get(env_name)
+        if not value:
+            raise ConfigError(file, f"{section}.{key}_env", f"environment variable {env_name} is not set or empty")
+        return value
+    return direct
+
+
+def _resolve_path(value: str, base: Path | None) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() or base is None else base / path
+
+
+def _load_auth(table: Any, *, file: str | None, base: Path | None) -> AuthConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(file, "auth", "is required: a table with client_id, private_key and kid")
+    unknown = set(table) - _AUTH_FIELDS
+    if unknown:
+        raise ConfigError(file, f"auth.{sorted(unknown)[0]}", f"unknown field; known fields: {', '.join(sorted(_AUTH_FIELDS))}")
+    client_id = _from_env(table, "client_id", file=file, section="auth")
+    if not client_id:
+        raise ConfigError(file, "auth.client_id", "is required (or auth.client_id_env naming an environment variable)")
+    algorithm = table.get("algorithm", "RS384")
+    if algorithm not in SIGNING_ALGORITHMS:
+        raise ConfigError(file, "auth.algorithm", f"must be one of {', '.join(SIGNING_ALGORITHMS)}, got {algorithm!r}")
+    key_field = "auth.private_key"
+    if table.get("private_key_env"):
+        pem_text = _from_env(table, "private_key", file=file, section="auth")
+        pem = pem_text.encode() if pem_text else b""
+        key_field = "auth.private_key_env"
+    else:
+        key_path_text = _str(table, "private_key", file=file, where=key_field)
+        assert key_path_text is not None
+        key_path = _resolve_path(key_path_text, base)
+        try:
+            pem = key_path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(file, key_field, f"cannot read key file {key_path}: {exc.strerror or exc}") from None
+    private_key = load_private_key(pem, file=file, field=key_field)
+    check_key_fits(private_key, algorithm, file=file, field=key_field)
+    kid = _str(table, "kid", file=file, where="auth.kid")
+    jwks_text = _str(table, "jwks", file=file, where="auth.jwks", required=False)
+    jwks_url = _str(table, "jwks_url", file=file, where="auth.jwks_url", required=False)
+    if jwks_url:
+        check_url(jwks_url, file=file, field="auth.jwks_url")
+    jku = _str(table, "jku", file=file, where="auth.jku", required=False)
+    token_endpoint = _str(table, "token_endpoint", file=file, where="auth.token_endpoint", required=False)
+    if token_endpoint:
+        check_url(token_endpoint, file=file, field="auth.token_endpoint")
+    return AuthConfig(
+        client_id=client_id,
+        private_key=private_key,
+        kid=kid or "",
+        algorithm=algorithm,
+        jwks_file=_resolve_path(jwks_text, base) if jwks_text else None,
+        jwks_url=jwks_url,
+        jku=jku,
+        scope=_str(table, "scope", file=file, where="auth.scope", required=False),
+        token_endpoint=token_endpoint,
+    )
+
+
+def _load_requested(table: Any, *, file: str | None) -> RequestedApis:
+    if table is None:
+        raise ConfigError(file, "apis", "is required: set = \"<named set>\", or list = [...], or [[apis.group]] tables")
+    if not isinstance(table, dict):
+        raise ConfigError(file, "apis", "must be a table")
+    given = [k for k in ("set", "list", "group") if k in table]
+    if len(given) != 1:
+        raise ConfigError(file, "apis", "give exactly one of set, list or group")
+    if "set" in table:
+        name = table["set"]
+        if not isinstance(name, str):
+            raise ConfigError(file, "apis.set", "must be the name of an API set, e.g. \"careforce-phoenix\"")
+        try:
+            return load_named_set(name)
+        except ConfigError as exc:
+            raise ConfigError(file, "apis.set", exc.why) from None
+    if "list" in table:
+        if not isinstance(table["list"], list) or not table["list"]:
+            raise ConfigError(file, "apis.list", "must be a non-empty list of Epic API names")
+        return requested_from_list(table["list"], file=file, field="apis.list")
+    if not isinstance(table["group"], list) or not table["group"]:
+        raise ConfigError(file, "apis.group", "must be a list of [[apis.group]] tables")
+    return requested_from_groups(table["group"], file=file, field="apis.group")
+
+
+def _load_fhir_bases(base_url: str, table: Any, *, file: str | None) -> dict[str, str]:
+    bases = {v: f"{base_url}/{p}" for v, p in FHIR_PATHS.items()}
+    if table is None:
+        return bases
+    if not isinstance(table, dict):
+        raise ConfigError(file, "fhir", "must be a table of FHIR base URLs by version (R4, STU3, DSTU2)")
+    for version, url in table.items():
+        if version not in FHIR_VERSIONS:
+            raise ConfigError(file, f"fhir.{version}", f"unknown FHIR version; use one of {', '.join(FHIR_VERSIONS)}")
+        bases[version] = check_url(url, file=file, field=f"fhir.{version}")
+    return bases
+
+
+def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: str | None = None,
+                 allow_writes: bool = False) -> Tenant:
+    f = str(file) if file else None
+    unknown = set(data) - _TOP_LEVEL
+    if unknown:
+        raise ConfigError(f, sorted(unknown)[0], f"unknown field; known fields: {', '.join(sorted(_TOP_LEVEL))}")
+    name = _str(data, "name", file=f, where="name")
+    environment = data.get("environment")
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f, "environment", f"must be \"production\" or \"non-production\", got {environment!r}")
+    root = check_url(base_url if base_url is not None else data.get("base_url"), file=f,
+                     field="base_url" if base_url is None else "--base-url")
+    checks_table = data.get("checks", {})
+    if not isinstance(checks_table, dict):
+        raise ConfigError(f, "checks", "must be a table")
+    negative = checks_table.get("negative_auth", environment != "production")
+    if not isinstance(negative, bool):
+        raise ConfigError(f, "checks.negative_auth", "must be true or false")
+    test_data = data.get("test_data", {})
+    if not isinstance(test_data, dict):
+        raise ConfigError(f, "test_data", "must be a table")
+    return Tenant(
+        name=name or "",
+        environment=environment,
+        base_url=root,
+        fhir_bases=_load_fhir_bases(root, data.get("fhir"), file=f),
+        auth=_load_auth(data.get("auth"), file=f, base=file.parent if file else None),
+        requested=_load_requested(data.get("apis"), file=f),
+        test_data=test_data,
+        checks=CheckSettings(negative_auth=negative, allow_writes=allow_writes and environment != "production"),
+        file=file,
+    )
+
+
+def load_tenant(path: str | Path, *, base_url: str | None = None, allow_writes: bool = False) -> Tenant:
+    file = Path(path)
+    try:
+        text = file.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(file), None, "no such tenant file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(file), None, f"cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(file), None, f"not valid TOML: {exc}") from None
+    return parse_tenant(data, file=file.resolve(), base_url=base_url, allow_writes=allow_writes)

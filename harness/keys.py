@@ -1,0 +1,104 @@
+"""The app's own keys: loading the private key, building and checking the public JWK Set."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from harness.errors import ConfigError
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+SIGNING_ALGORITHMS = ("RS384", "ES384", "RS256", "RS512")
+PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+MIN_RSA_BITS = 2048
+
+
+def load_private_key(pem: bytes, *, file: str | None, field: str) -> PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except TypeError:
+        raise ConfigError(file, field, "the private key is encrypted; give an unencrypted PKCS#8 or PKCS#1 PEM") from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(file, field, f"not a readable PEM private key ({exc.__class__.__name__})") from None
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise ConfigError(file, field, "only RSA and EC private keys can sign SMART client assertions")
+    return key
+
+
+def check_key_fits(key: PrivateKey | PublicKey, algorithm: str, *, file: str | None, field: str) -> None:
+    """Epic and SMART's rules on key type and size for an algorithm."""
+    if algorithm not in SIGNING_ALGORITHMS:
+        raise ConfigError(file, field, f"algorithm {algorithm!r} is not one of {', '.join(SIGNING_ALGORITHMS)}")
+    if algorithm.startswith("RS"):
+        if not isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+            raise ConfigError(file, field, f"{algorithm} needs an RSA key, the key given is EC")
+        if key.key_size < MIN_RSA_BITS:
+            raise ConfigError(file, field, f"RSA key is {key.key_size} bits; Epic requires at least {MIN_RSA_BITS}")
+    else:
+        if not isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+            raise ConfigError(file, field, f"{algorithm} needs an EC key, the key given is RSA")
+        if key.curve.name != "secp384r1":
+            raise ConfigError(file, field, f"ES384 needs a P-384 key, the key given is on {key.curve.name}")
+
+
+def public_jwk(key: PrivateKey | PublicKey, *, kid: str, algorithm: str) -> dict[str, Any]:
+    """The public JWK of a key, with kid, alg and use (pyjwt adds none of them)."""
+    public = key.public_key() if hasattr(key, "private_numbers") else key
+    if isinstance(public, rsa.RSAPublicKey):
+        jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
+    else:
+        jwk = ECAlgorithm.to_jwk(public, as_dict=True)
+    jwk.pop("key_ops", None)
+    jwk.update(kid=kid, alg=algorithm, use="sig")
+    return jwk
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 SHA-256 thumbprint, base64url without padding."""
+    members = ("crv", "kty", "x", "y") if jwk["kty"] == "EC" else ("e", "kty", "n")
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class NewKeyPair:
+    private_pem: bytes
+    jwks: dict[str, Any]
+    kid: str
+
+
+def generate_key_pair(algorithm: str) -> NewKeyPair:
+    if algorithm == "ES384":
+        key: PrivateKey = ec.generate_private_key(ec.SECP384R1())
+    elif algorithm in ("RS384", "RS256", "RS512"):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    else:
+        raise ValueError(f"algorithm must be one of {', '.join(SIGNING_ALGORITHMS)}")
+    draft = public_jwk(key, kid="", algorithm=algorithm)
+    kid = thumbprint(draft)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return NewKeyPair(private_pem=pem, jwks={"keys": [public_jwk(key, kid=kid, algorithm=algorithm)]}, kid=kid)
+
+
+def write_key_pair(pair: NewKeyPair, directory: Path, stem: str) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path = directory / f"{stem}.pem"
+    jwks_path = directory / f"{stem}.jwks.json"
+    if key_path.exists():
+        raise ConfigError(str(key_path), None, "already exists; choose another --out or --name, keys are never overwritten")
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(pair.private_pem)
+    jwks_path.write_text(json.dumps(pair.jwks, indent=2) + "\n", "utf-8")
+    return key_path, jwks_path
