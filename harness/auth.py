@@ -96,7 +96,7 @@ class TokenProvider:
         self._secrets = secrets
         self._lock = threading.Lock()
         self._token: str | None = None
-        self._expires_at = 0.0
+        self._refresh_at = 0.0
         self.grant: TokenGrant | None = None
         self.requests_sent = 0
 
@@ -109,7 +109,7 @@ class TokenProvider:
 
     def token(self) -> str:
         with self._lock:
-            if self._token is None or time.time() >= self._expires_at - REFRESH_MARGIN:
+            if self._token is None or time.time() >= self._refresh_at:
                 self._request()
             assert self._token is not None
             return self._token
@@ -139,7 +139,7 @@ class TokenProvider:
         expires_in = body.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) else 300.0
         self._token = token
-        self._expires_at = time.time() + lifetime
+        self._refresh_at = time.time() + lifetime - min(REFRESH_MARGIN, lifetime / 4)
         self.grant = TokenGrant(token_type=str(body.get("token_type", "")), expires_in=expires_in,
                                 scope=body.get("scope") if isinstance(body.get("scope"), str) else None,
                                 status=response.status_code, fields=tuple(sorted(body)))

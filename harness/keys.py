@@ -102,3 +102,55 @@ def write_key_pair(pair: NewKeyPair, directory: Path, stem: str) -> tuple[Path, 
     key_path.write_bytes(pair.private_pem)
     jwks_path.write_text(json.dumps(pair.jwks, indent=2) + "\n", "utf-8")
     return key_path, jwks_path
+
+
+@dataclass(frozen=True)
+class JwksFinding:
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+    matching_kid: str | None
+
+
+def _public_numbers_equal(jwk: dict[str, Any], key: PrivateKey) -> bool:
+    try:
+        if jwk.get("kty") == "RSA" and isinstance(key, rsa.RSAPrivateKey):
+            return RSAAlgorithm.from_jwk(jwk).public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+        if jwk.get("kty") == "EC" and isinstance(key, ec.EllipticCurvePrivateKey):
+            return ECAlgorithm.from_jwk(jwk).public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+    except Exception:  # a malformed JWK simply does not match
+        return False
+    return False
+
+
+def check_jwks(jwks: Any, key: PrivateKey, *, kid: str, algorithm: str) -> JwksFinding:
+    """What Epic and SMART require of the app's published JWK Set, for this private key."""
+    problems: list[str] = []
+    notes: list[str] = []
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not keys:
+        return JwksFinding(("the JWK Set has no 'keys' list",), (), None)
+    kids = [k.get("kid") for k in keys if isinstance(k, dict)]
+    for k in sorted({x for x in kids if x and kids.count(x) > 1}):
+        problems.append(f"kid {k!r} appears more than once")
+    if any(not x for x in kids):
+        problems.append("a key has no kid; SMART requires a kid on every key")
+    for i, jwk in enumerate(k for k in keys if isinstance(k, dict)):
+        leaked = [m for m in PRIVATE_JWK_MEMBERS if m in jwk]
+        if leaked:
+            problems.append(f"key {jwk.get('kid') or i} publishes private members {', '.join(leaked)}")
+        if jwk.get("kty") == "RSA" and isinstance(jwk.get("n"), str):
+            bits = len(base64.urlsafe_b64decode(jwk["n"] + "=" * (-len(jwk["n"]) % 4))) * 8
+            if bits < MIN_RSA_BITS:
+                problems.append(f"RSA key {jwk.get('kid')} is {bits} bits; Epic requires at least {MIN_RSA_BITS}")
+        if jwk.get("alg") == "ES384" and jwk.get("crv") != "P-384":
+            problems.append(f"key {jwk.get('kid')} is marked ES384 but its curve is {jwk.get('crv')}")
+        if "alg" not in jwk:
+            notes.append(f"key {jwk.get('kid') or i} has no alg; some verifiers then assume RS256")
+    matching = next((k for k in keys if isinstance(k, dict) and k.get("kid") == kid), None)
+    if matching is None:
+        problems.append(f"no key with kid {kid!r}, the kid the tenant file signs with")
+    elif not _public_numbers_equal(matching, key):
+        problems.append(f"the key with kid {kid!r} is not the public half of the tenant file's private key")
+    elif matching.get("alg") and matching["alg"] != algorithm:
+        problems.append(f"the key with kid {kid!r} is marked alg {matching['alg']}, the tenant file signs with {algorithm}")
+    return JwksFinding(tuple(problems), tuple(notes), kid if matching is not None else None)

@@ -262,8 +262,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         outcome, message, category = _classify(call.excinfo)
     api = _api_of(item)
     callspec = getattr(item, "callspec", None)
-    version = callspec.params.get("fhir_version") if callspec else None
-    suffix = api.name if api is not None else version
+    suffix = api.name if api is not None else (callspec.id if callspec else None)
     result = CheckResult(
         id=f"{info.id}[{suffix}]" if suffix else info.id,
         check_id=info.id, title=info.title, why=info.why, source=info.source, source_url=info.source_url,

@@ -50,12 +50,18 @@ def write_summary_md(results: RunResults, path: Path) -> None:
 
 
 def coverage_table(results: RunResults) -> Table:
-    table = Table(title=f"API coverage: {results.tenant} ({len(results.apis)} requested)", show_lines=False)
-    for column in ("Group", "API", "Declared", "Granted", "Exercised"):
-        table.add_column(column, overflow="fold")
+    table = Table(title=f"API coverage: {results.tenant} ({len(results.apis)} requested)", show_lines=False,
+                  box=None, pad_edge=False)
+    table.add_column("API", overflow="fold")
+    for column in ("Declared", "Granted", "Exercised"):
+        table.add_column(column, no_wrap=True)
     style = {True: "green", False: "bold red", None: "dim"}
+    group = None
     for row in results.apis:
-        table.add_row(row.group, row.name,
+        if row.group != group:
+            group = row.group
+            table.add_row(f"[bold]{group}[/]", "", "", "")
+        table.add_row(f"  {row.name}",
                       f"[{style[row.declared]}]{MARK[row.declared]}[/]",
                       f"[{style[row.granted]}]{MARK[row.granted]}[/]",
                       _exercised(row))

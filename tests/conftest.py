@@ -1,0 +1,66 @@
+"""Shared fixtures for the harness's own tests: run the harness as a user does, against a sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SANDBOX_TENANT = ROOT / "harness" / "sandbox" / "tenant" / "sandbox.toml"
+DATA = Path(__file__).parent / "data"
+
+
+@dataclass
+class HarnessRun:
+    exit_code: int
+    stdout: str
+    stderr: str
+    report_dir: Path
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return json.loads((self.report_dir / "summary.json").read_text("utf-8"))
+
+    def outcomes(self) -> dict[str, str]:
+        return {c["id"]: c["outcome"] for c in self.summary["checks"]}
+
+    def check(self, check_id: str) -> dict[str, Any]:
+        found = [c for c in self.summary["checks"] if c["id"] == check_id]
+        assert found, f"no check {check_id} in the run; checks: {sorted(self.outcomes())[:20]}..."
+        return found[0]
+
+    def api(self, name: str) -> dict[str, Any]:
+        return next(a for a in self.summary["apis"] if a["name"] == name)
+
+
+def run_harness(report_dir: Path, *args: str, pytest_args: Iterable[str] = (), timeout: float = 300,
+                env: dict[str, str] | None = None) -> HarnessRun:
+    """``epic-harness run`` in a child process, exactly as a user types it."""
+    argv = [sys.executable, "-m", "harness", "run", "--report-dir", str(report_dir), *args]
+    extra = list(pytest_args)
+    if extra:
+        argv += ["--", *extra]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=report_dir.parent,
+                          env={**os.environ, "CI": "true", **(env or {})})
+    return HarnessRun(done.returncode, done.stdout, done.stderr, report_dir)
+
+
+@pytest.fixture
+def sandbox_run(tmp_path: Path):
+    """Start a sandbox with the given faults in this process, run the harness against it."""
+    from harness.sandbox import EmbeddedSandbox, default_settings
+
+    def run(*faults: str, pytest_args: Iterable[str] = (), tenant: Path = SANDBOX_TENANT,
+            extra: Iterable[str] = ()) -> HarnessRun:
+        with EmbeddedSandbox(default_settings(faults)) as sandbox:
+            return run_harness(tmp_path / "report", "--tenant", str(tenant), "--base-url", sandbox.base_url,
+                               *extra, pytest_args=pytest_args)
+
+    return run

@@ -1,0 +1,67 @@
+"""End to end: `epic-harness run` against the sandbox, and discovery faults caught through its outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_harness
+
+
+def test_embedded_sandbox_run_passes_with_coverage_table(tmp_path: Path) -> None:
+    run = run_harness(tmp_path / "report")
+    assert run.exit_code == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "API coverage: sandbox (149 requested)" in run.stdout
+    summary = run.summary
+    assert summary["gate"] == "passed" and summary["environment"] == "non-production"
+    assert len(summary["apis"]) == 149
+    practitioner = run.api("Practitioner.Read (Organizational Directory) (R4)")
+    assert (practitioner["declared"], practitioner["granted"], practitioner["group"]) == (
+        True, True, "Providers & organizational directory")
+    assert run.api("Appointment.$find (STU3)")["declared"] is None
+    assert run.api("GetWaitTimes")["declared"] is None
+    assert run.check("discovery.smart-configuration.signing-algorithms")["outcome"] == "warning"
+    for name in ("junit.xml", "summary.md", "allure-results"):
+        assert (run.report_dir / name).exists()
+    assert summary["stats"]["token_requests"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "check_id"),
+    [
+        ("smart-config-drop:token_endpoint", "discovery.smart-configuration.token-endpoint"),
+        ("smart-config-set:grant_types_supported=[]", "discovery.smart-configuration.client-credentials"),
+        ("smart-config-set:token_endpoint_auth_methods_supported=[\"client_secret_basic\"]",
+         "discovery.smart-configuration.private-key-jwt"),
+        ("smart-config-content-type:text/html", "discovery.smart-configuration.served"),
+        ("metadata-fhir-version:R4=3.0.2", "discovery.metadata.fhir-version[R4]"),
+        ("metadata-fhir-version:DSTU2=4.0.1", "discovery.metadata.fhir-version[DSTU2]"),
+        ("metadata-drop-format:STU3", "discovery.metadata.json-format[STU3]"),
+        ("metadata-token-uri:R4=https://elsewhere.example/oauth2/token", "discovery.metadata.oauth-uris[R4]"),
+        ("metadata-drop-resource:R4=Practitioner", "coverage.declared[Practitioner.Read (Organizational Directory) (R4)]"),
+        ("grant-fewer-scopes:Practitioner", "coverage.granted[Practitioner.Search (Organizational Directory) (R4)]"),
+    ],
+)
+def test_discovery_fault_fails_its_check_and_the_gate(sandbox_run, fault: str, check_id: str) -> None:
+    run = sandbox_run(fault, pytest_args=["-m", "discovery or coverage"])
+    assert run.exit_code == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.check(check_id)["outcome"] == "failed"
+    assert run.summary["gate"] == "failed"
+    assert any(check_id in reason for reason in run.summary["gate_reasons"])
+
+
+def test_missing_signing_algs_only_warns(sandbox_run) -> None:
+    run = sandbox_run(pytest_args=["-m", "discovery"])
+    assert run.exit_code == 0
+    assert run.check("discovery.smart-configuration.signing-algorithms")["outcome"] == "warning"
+    assert {c["outcome"] for c in run.summary["checks"]} <= {"passed", "warning"}
+
+
+def test_marker_selection_and_unknown_fault(tmp_path: Path) -> None:
+    run = run_harness(tmp_path / "report", pytest_args=["-k", "Practitioner and declared"])
+    assert run.exit_code == 0
+    assert {c["check_id"] for c in run.summary["checks"]} == {"coverage.declared"}
+    assert all("Practitioner" in c["api"] for c in run.summary["checks"])
+    bad = run_harness(tmp_path / "other", "--fault", "no-such-fault")
+    assert bad.exit_code == 2 and "no-such-fault" in bad.stderr and "Traceback" not in bad.stderr
