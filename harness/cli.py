@@ -104,7 +104,7 @@ def command_run(args: argparse.Namespace) -> int:
         argv = [
             str(suites_dir()), "--tenant", str(tenant_file), "--report-dir", str(report_dir),
             "-p", "no:cacheprovider", "--rootdir", str(suites_dir().parent), "-c", os.devnull, "-q",
-            "-W", "ignore::pytest.PytestAssertRewriteWarning",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning", "--assert=plain",
         ]
         if base_url:
             argv += ["--base-url", base_url]
