@@ -31,6 +31,7 @@ AREA_MARKERS = {
     "discovery": "discovery documents: smart-configuration and CapabilityStatements",
     "auth": "SMART Backend Services: the app's credentials and the token endpoint",
     "coverage": "requested APIs declared and granted",
+    "exercise": "requested APIs called and their answers judged",
 }
 
 
@@ -48,6 +49,17 @@ class RunState:
         self._provider: TokenProvider | None = None
         self._grants: Grants | None = None
         self.grants_error: str | None = None
+        self.client.use_tokens(self.token, lambda: self.token_provider.invalidate())
+
+    def token(self) -> str:
+        """The run's access token; a refusal is remembered, so a broken tenant is asked once, not per check."""
+        if self.grants_error:
+            raise AuthError(f"no access token: {self.grants_error}")
+        try:
+            return self.token_provider.token()
+        except HarnessError as exc:
+            self.grants_error = str(exc)
+            raise
 
     @property
     def token_provider(self) -> TokenProvider:
@@ -57,18 +69,11 @@ class RunState:
                 lambda url, form: self.client.post(url, data=form, auth=False, accept="application/json"),
                 self.secrets,
             )
-            self.client.use_tokens(self._provider.token, self._provider.invalidate)
         return self._provider
 
     def grants(self) -> Grants:
         if self._grants is None:
-            if self.grants_error:
-                raise AuthError(self.grants_error)
-            try:
-                self.token_provider.token()
-            except HarnessError as exc:
-                self.grants_error = str(exc)
-                raise
+            self.token()
             grant = self.token_provider.grant
             self._grants = Grants.parse(grant.scope if grant and grant.scope else "")
         return self._grants

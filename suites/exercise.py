@@ -1,0 +1,85 @@
+"""What the exercise checks share: the id to read, the searches (run once per run), schema validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from harness.catalog import Api
+from harness.catalog.probes import MissingTestData, read_id, search_params
+from harness.checks import CheckContext, CheckFailed
+from harness.client import TenantClient
+from harness.config import Tenant
+from harness.fhir.paging import SearchResult, follow_search
+from harness.fhir.validation import validator_for
+
+NOT_AUTHORIZED = "59204"
+NO_RESULTS = "4101"
+HARNESS_TAG = {"system": "urn:epic-fhir-harness", "code": "conformance-test",
+               "display": "Created by epic-fhir-harness; safe to delete"}
+
+
+@dataclass
+class SearchCache:
+    """One search per (version, resource, query) per run, shared by the search and read checks."""
+
+    results: dict[tuple[str, str, tuple[tuple[str, str], ...]], SearchResult] = field(default_factory=dict)
+
+    def search(self, client: TenantClient, api: Api, params: dict[str, str]) -> SearchResult:
+        key = (str(api.version), str(api.resource), tuple(sorted(params.items())))
+        if key not in self.results:
+            self.results[key] = follow_search(client, client.url(str(api.version), str(api.resource)),
+                                              params=params, resource_type=api.resource,
+                                              what=f"GET {api.resource}?{'&'.join(f'{k}={v}' for k, v in params.items())}")
+        return self.results[key]
+
+
+def probe_params(api: Api, tenant: Tenant) -> dict[str, str]:
+    try:
+        params = search_params(api, tenant.test_data)
+    except MissingTestData as exc:
+        pytest.skip(str(exc))
+    if params is None:
+        pytest.skip(f"no probe data for {api.name}: add a [search] row to the probe data")
+    return params
+
+
+def id_to_read(api: Api, tenant: Tenant, client: TenantClient, cache: SearchCache) -> str:
+    try:
+        rid = read_id(api, tenant.test_data)
+    except MissingTestData as exc:
+        pytest.skip(str(exc))
+    if rid:
+        return rid
+    params = probe_params(api, tenant)
+    found = cache.search(client, api, params)
+    own = [r for r in found.resources if r.get("resourceType") == api.resource and r.get("id")]
+    if not own:
+        pytest.skip(f"no {api.resource} to read: the probe search found none; give its id in [test_data]")
+    return str(own[0]["id"])
+
+
+def validate(resource: Any, version: str, what: str) -> None:
+    issues = validator_for(version).validate(resource)
+    if issues:
+        shown = "; ".join(str(i) for i in issues[:3])
+        more = f" (+{len(issues) - 3} more)" if len(issues) > 3 else ""
+        raise CheckFailed(f"{what} does not validate against the FHIR {version} schema: {shown}{more}",
+                          category="tenant-fault")
+
+
+def judge_search(api: Api, result: SearchResult, verdict: CheckContext) -> None:
+    codes = {code for code, _ in result.outcomes}
+    if NOT_AUTHORIZED in codes:
+        text = next(t for c, t in result.outcomes if c == NOT_AUTHORIZED)
+        raise CheckFailed(f"Epic 59204: {text or 'client not authorized'}: the ({api.context or api.resource}) "
+                          f"context is not granted to the client", category="tenant-configuration")
+    if result.problems:
+        raise CheckFailed("; ".join(result.problems[:3]), category="tenant-fault")
+    for quirk in result.quirks:
+        verdict.warn(quirk)
+    if NO_RESULTS in codes and not result.resources:
+        verdict.note("no results (Epic 4101): the API answers, but the test data finds nothing")
+    verdict.note(f"{len(result.resources)} entries over {result.pages} page(s)")
