@@ -99,6 +99,7 @@ class TokenProvider:
         self._refresh_at = 0.0
         self.grant: TokenGrant | None = None
         self.requests_sent = 0
+        self.refusal: AuthError | None = None
 
     def form(self, assertion: str) -> dict[str, str]:
         form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
@@ -109,8 +110,14 @@ class TokenProvider:
 
     def token(self) -> str:
         with self._lock:
+            if self.refusal is not None:  # asked once per run: a broken tenant is not hammered
+                raise self.refusal
             if self._token is None or time.time() >= self._refresh_at:
-                self._request()
+                try:
+                    self._request()
+                except AuthError as exc:
+                    self.refusal = exc
+                    raise
             assert self._token is not None
             return self._token
 

@@ -79,3 +79,18 @@ def test_negative_checks_off_for_production_style_tenant(sandbox_run, tmp_path) 
     run = sandbox_run("token-skip:aud", pytest_args=REFUSALS, tenant=tenant)
     assert run.exit_code == 0
     assert set(run.outcomes().values()) == {"skipped"}
+
+
+def test_token_endpoint_500_is_one_clear_failure_and_asked_once(sandbox_run) -> None:
+    run = sandbox_run("token-500", pytest_args=["-m", "auth or exercise", "-k", "not refuses and not expired"])
+    assert run.exit_code == 1
+    issued = run.check("auth.token.issued")
+    assert issued["outcome"] == "failed" and "HTTP 500" in issued["message"]
+    assert run.summary["stats"]["token_requests"] == 1
+    exercised = [c for c in run.summary["checks"] if c["check_id"] == "exercise.search"]
+    assert exercised and all("no access token" in c["message"] for c in exercised if c["outcome"] == "failed")
+
+
+def test_app_jwks_checked_against_the_key(sandbox_run) -> None:
+    run = sandbox_run(pytest_args=["-k", "jwks or assertion_rules"])
+    assert run.outcomes() == {"auth.jwks.matches-key": "passed", "auth.assertion.rules": "passed"}
