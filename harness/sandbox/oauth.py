@@ -242,8 +242,10 @@ class TokenService:
         client = self.clients.get(iss) if isinstance(iss, str) else None
         if client is None and self.faults.skip("client"):
             client = self._client_by_kid(header.get("kid"))
-        self._auth("client", client is not None, "iss is not a registered client")
-        assert client is not None
+        if client is None:
+            if not self.faults.skip("client"):
+                raise TokenError("invalid_client", "iss is not a registered client", "client")
+            raise TokenError("invalid_client", "no client is registered with this tenant", "client")
         self._auth("iss-sub", iss == sub, "sub must equal iss")
         if isinstance(alg, str) and alg.startswith("ES"):
             self._auth(
@@ -267,7 +269,7 @@ class TokenService:
 
         exp = claims.get("exp")
         has_exp = isinstance(exp, (int, float)) and not isinstance(exp, bool)
-        self._auth("exp-missing", has_exp, "exp is required")
+        self._auth("exp-missing", has_exp, "exp is required (a number of seconds)")
         if has_exp:
             self._auth("exp-expired", exp > now - LEEWAY, "the assertion has expired")
             self._auth(
