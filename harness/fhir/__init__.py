@@ -1,0 +1,1 @@
+"""FHIR helpers: paging, schema validation and the shipped FHIR JSON schemas."""
