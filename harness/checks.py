@@ -78,3 +78,34 @@ class CheckContext:
 
     def attach(self, name: str, value: Any) -> None:
         self.evidence[name] = value
+
+    def record_shape(self, resources: list[Any]) -> None:
+        """A fingerprint of the element paths the answer used, so that drift between runs shows up."""
+        self.shape = shape_of(resources)
+
+    shape: str | None = None
+
+
+def _paths(node: Any, prefix: str, out: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _paths(value, f"{prefix}.{key}" if prefix else key, out)
+    elif isinstance(node, list):
+        for value in node:
+            _paths(value, prefix, out)
+    else:
+        out.add(prefix)
+
+
+def shape_of(resources: list[Any]) -> str | None:
+    """sha256 (12 hex) of the sorted element paths of some resources, e.g. 'Patient.name.family'."""
+    import hashlib
+
+    paths: set[str] = set()
+    for resource in resources:
+        if isinstance(resource, dict):
+            _paths({k: v for k, v in resource.items() if k not in ("id", "meta", "text")},
+                   str(resource.get("resourceType", "")), paths)
+    if not paths:
+        return None
+    return hashlib.sha256("\n".join(sorted(paths)).encode()).hexdigest()[:12]

@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--base-url", metavar="URL", help="override the tenant's base_url (Interconnect root)")
     run.add_argument("--report-dir", metavar="DIR", help="output folder (default reports/<timestamp>)")
     run.add_argument("--allow-writes", action="store_true", help="run create/update/$book checks (never in production)")
+    run.add_argument("--mode", choices=["live", "record", "replay"], default="live",
+                     help="live (default); record: also write cassettes; replay: answer from cassettes, offline")
+    run.add_argument("--cassette-dir", metavar="DIR", help="cassette folder (default cassettes/<tenant name>)")
     run.add_argument("--fault", action="append", default=[], metavar="NAME",
                      help="embedded sandbox only: start it with this fault (repeatable; see `epic-harness sandbox --list-faults`)")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -48,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8765)
     sandbox.add_argument("--fault", action="append", default=[], metavar="NAME", help="misbehave this way (repeatable)")
     sandbox.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+
+    diff = sub.add_parser("diff", help="what changed between two runs (e.g. cassettes/<tenant> and a live report)")
+    diff.add_argument("before", help="summary.json, or a report or cassette folder holding one")
+    diff.add_argument("after", help="summary.json, or a report or cassette folder holding one")
 
     keys = sub.add_parser("keys", help="the app's signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -67,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_sandbox(args)
         if args.command == "keys":
             return command_keys(args)
+        if args.command == "diff":
+            return command_diff(args)
     except HarnessError as exc:
         print(f"epic-harness: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -89,14 +98,21 @@ def command_run(args: argparse.Namespace) -> int:
         base_url = args.base_url
         if args.fault and args.tenant:
             raise ConfigError(None, "--fault", "faults apply only to the embedded sandbox (run without --tenant)")
-        if not args.tenant:
+        if not args.tenant and args.mode != "replay":
+            from urllib.parse import urlsplit
+
             from harness.sandbox import EmbeddedSandbox, default_settings
 
             try:
                 settings = default_settings(args.fault)
             except ValueError as exc:
                 raise ConfigError(None, "--fault", str(exc)) from None
-            sandbox = stack.enter_context(EmbeddedSandbox(settings))
+            # A recording is made on the tenant file's own port, so that it replays with that file.
+            port = urlsplit(load_tenant(tenant_file).base_url).port or 0 if args.mode == "record" else 0
+            try:
+                sandbox = stack.enter_context(EmbeddedSandbox(settings, port=port))
+            except OSError as exc:
+                raise ConfigError(None, "--mode record", f"the sandbox cannot listen on port {port}: {exc.strerror}") from None
             base_url = sandbox.base_url
             print(f"epic-harness: embedded sandbox at {base_url}", file=sys.stderr)
         tenant = load_tenant(tenant_file, base_url=base_url, allow_writes=args.allow_writes)  # exit 2 on errors
@@ -110,6 +126,9 @@ def command_run(args: argparse.Namespace) -> int:
             argv += ["--base-url", base_url]
         if args.allow_writes:
             argv.append("--allow-writes")
+        argv += ["--cassette-mode", args.mode]
+        if args.cassette_dir:
+            argv += ["--cassette-dir", args.cassette_dir]
         code = pytest.main(argv + pytest_args)
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return int(code)
@@ -132,6 +151,19 @@ def command_sandbox(args: argparse.Namespace) -> int:
     print(f"epic-harness: sandbox Epic tenant at http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
     serve(args.host, args.port, settings)
     return EXIT_OK
+
+
+def command_diff(args: argparse.Namespace) -> int:
+    from harness.drift import compare, load_summary
+
+    changes = compare(load_summary(args.before), load_summary(args.after))
+    if not changes:
+        print("no drift: every API and check answers as before")
+        return EXIT_OK
+    print(f"{len(changes)} change(s):")
+    for change in changes:
+        print(f"  {change}")
+    return EXIT_GATE_FAILED
 
 
 def command_keys(args: argparse.Namespace) -> int:

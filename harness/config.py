@@ -18,7 +18,7 @@ Environment = Literal["production", "non-production"]
 ENVIRONMENTS = ("production", "non-production")
 FHIR_PATHS = {"R4": "api/FHIR/R4", "STU3": "api/FHIR/STU3", "DSTU2": "api/FHIR/DSTU2"}
 
-_TOP_LEVEL = {"name", "environment", "base_url", "fhir", "auth", "apis", "test_data", "checks"}
+_TOP_LEVEL = {"name", "environment", "base_url", "fhir", "auth", "apis", "test_data", "checks", "cassettes"}
 _AUTH_FIELDS = {
     "client_id", "client_id_env", "private_key", "private_key_env", "kid", "algorithm",
     "jwks", "jwks_url", "jku", "scope", "token_endpoint",
@@ -45,6 +45,13 @@ class CheckSettings:
 
 
 @dataclass(frozen=True)
+class CassetteSettings:
+    scrub_patient_data: bool = False
+    pseudonym_key: bytes = field(default=b"", repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
 class Tenant:
     name: str
     environment: Environment
@@ -55,6 +62,7 @@ class Tenant:
     test_data: dict[str, Any]
     checks: CheckSettings
     file: Path | None = None
+    cassettes: CassetteSettings = field(default_factory=CassetteSettings)
 
     @property
     def is_production(self) -> bool:
@@ -205,6 +213,33 @@ def _load_fhir_bases(base_url: str, table: Any, *, file: str | None) -> dict[str
     return bases
 
 
+def _load_cassettes(table: Any, *, file: str | None) -> CassetteSettings:
+    if table is None:
+        return CassetteSettings()
+    if not isinstance(table, dict):
+        raise ConfigError(file, "cassettes", "must be a table")
+    unknown = set(table) - {"scrub_patient_data", "pseudonym_key_env", "secret_env"}
+    if unknown:
+        raise ConfigError(file, f"cassettes.{sorted(unknown)[0]}",
+                          "unknown field; known fields: scrub_patient_data, pseudonym_key_env, secret_env")
+    scrub = table.get("scrub_patient_data", False)
+    if not isinstance(scrub, bool):
+        raise ConfigError(file, "cassettes.scrub_patient_data", "must be true or false")
+    key = b""
+    if scrub:
+        env = _str(table, "pseudonym_key_env", file=file, where="cassettes.pseudonym_key_env")
+        value = os.environ.get(env or "")
+        if not value:
+            raise ConfigError(file, "cassettes.pseudonym_key_env",
+                              f"environment variable {env} must hold the key that makes pseudonyms stable between record and replay")
+        key = value.encode()
+    names = table.get("secret_env", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(file, "cassettes.secret_env", "must be a list of environment variable names")
+    secrets = tuple(os.environ[n] for n in names if os.environ.get(n))
+    return CassetteSettings(scrub_patient_data=scrub, pseudonym_key=key, secrets=secrets)
+
+
 def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: str | None = None,
                  allow_writes: bool = False) -> Tenant:
     f = str(file) if file else None
@@ -227,6 +262,7 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     if not isinstance(test_data, dict):
         raise ConfigError(f, "test_data", "must be a table")
     return Tenant(
+        cassettes=_load_cassettes(data.get("cassettes"), file=f),
         name=name or "",
         environment=environment,
         base_url=root,

@@ -50,6 +50,9 @@ class RunState:
         self._grants: Grants | None = None
         self.grants_error: str | None = None
         self.client.use_tokens(self.token, lambda: self.token_provider.invalidate())
+        self.mode = "live"
+        self.cassette_dir = Path("cassettes") / tenant.name
+        self.vcr: Any = None
 
     def token(self) -> str:
         """The run's access token; a refusal is remembered, so a broken tenant is asked once, not per check."""
@@ -92,6 +95,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                                          "allure-results go (default reports/<timestamp>)")
     group.addoption("--allow-writes", action="store_true",
                     help="run create/update/$book checks (never against a production tenant)")
+    group.addoption("--cassette-mode", choices=["live", "record", "replay"], default="live",
+                    help="live (default): talk to the tenant; record: talk to it and write cassettes; "
+                         "replay: answer from cassettes, with no network")
+    group.addoption("--cassette-dir", metavar="DIR", help="cassette folder (default cassettes/<tenant name>)")
 
 
 def state_of(config: pytest.Config) -> RunState | None:
@@ -123,7 +130,23 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.clean_alluredir = True
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(report_dir / "junit.xml")
-    config.stash[STATE] = RunState(tenant, report_dir)
+    state = RunState(tenant, report_dir)
+    state.mode = config.getoption("--cassette-mode")
+    state.cassette_dir = Path(config.getoption("--cassette-dir") or Path("cassettes") / tenant.name)
+    if state.mode != "live":
+        from harness.cassettes import Pseudonymizer, make_vcr
+
+        if state.mode == "replay" and not (state.cassette_dir / "_session.yaml").is_file():
+            raise pytest.UsageError(f"--cassette-mode replay: no cassettes in {state.cassette_dir}; "
+                                    f"record them first with --cassette-mode record")
+        if state.mode == "record":
+            for old in state.cassette_dir.rglob("*.yaml"):
+                old.unlink()
+        for secret in tenant.cassettes.secrets:
+            state.secrets.add(secret)
+        pseudonymizer = Pseudonymizer(tenant.cassettes.pseudonym_key) if tenant.cassettes.scrub_patient_data else None
+        state.vcr = make_vcr(state.mode, state.secrets, pseudonymizer)
+    config.stash[STATE] = state
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -201,6 +224,36 @@ def verdict(request: pytest.FixtureRequest) -> CheckContext:
     return request.node.stash.setdefault(CONTEXT, CheckContext())
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_cassette(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Record or replay what the whole run shares: discovery documents and the token."""
+    state = state_of(request.config)
+    if state is None or state.vcr is None:
+        yield
+        return
+    with state.vcr.use_cassette(str(state.cassette_dir / "_session.yaml")):
+        try:
+            state.discovery.smart_configuration
+            for version in state.discovery.versions:
+                state.discovery.capability(version)
+            state.grants()
+        except Exception:  # a refusal is itself recorded; the checks report it
+            pass
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _check_cassette(request: pytest.FixtureRequest) -> Iterator[None]:
+    state = state_of(request.config)
+    if state is None or state.vcr is None or info_of(getattr(request.node, "function", None)) is None:
+        yield
+        return
+    from harness.cassettes import cassette_name
+
+    with state.vcr.use_cassette(str(state.cassette_dir / cassette_name(request.node.nodeid))):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _check_report(request: pytest.FixtureRequest) -> Iterator[None]:
     info = info_of(getattr(request.node, "function", None))
@@ -241,6 +294,10 @@ def _classify(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[str,
         return "failed", str(exc), exc.category
     if isinstance(exc, OriginError):
         return "failed", str(exc), "tenant-configuration"
+    from harness.cassettes import is_missing_recording, missing_recording_message
+
+    if is_missing_recording(exc):
+        return "broken", missing_recording_message(exc, Path("cassettes")), "harness-error"
     if isinstance(exc, AssertionError):
         text = str(exc).split("\nassert ")[0].strip() or "assertion failed"
         return "failed", text, "tenant-configuration"
@@ -275,7 +332,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         api=api.name if api is not None else None,
         group=state.tenant.requested.group_of[api.name].name if api is not None else None,
         category=category, warnings=list(context.warnings), notes=list(context.notes),
-        duration_s=round(report.duration, 3),
+        duration_s=round(report.duration, 3), shape=context.shape,
     )
     state.results[item.nodeid] = result
     return report
@@ -303,9 +360,10 @@ def build_results(state: RunState) -> RunResults:
         detail = {"declared": d.detail, "granted": g.detail}
         if per_api.get(api.name):
             detail["exercised"] = "; ".join(c.message for c in per_api[api.name] if c.message)
+        shapes = sorted({c.shape for c in per_api.get(api.name, []) if c.shape})
         rows.append(ApiRow(name=api.name, group=state.tenant.requested.group_of[api.name].name,
                            version=api.version, declared=d.value, granted=g.value, exercised=exercised,
-                           detail=detail))
+                           detail=detail, shape="+".join(shapes) or None))
     return RunResults(
         tenant=state.tenant.name, environment=state.tenant.environment, base_url=state.tenant.base_url,
         harness_version=__version__, started=state.started.isoformat(timespec="seconds"),
@@ -335,6 +393,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[RESULTS] = results
     write_summary_json(results, state.report_dir / "summary.json")
     write_summary_md(results, state.report_dir / "summary.md")
+    if state.mode == "record":
+        write_summary_json(results, state.cassette_dir / "summary.json")
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = results.gate.exit_code
 

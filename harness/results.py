@@ -27,6 +27,7 @@ class CheckResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    shape: str | None = None
 
 
 @dataclass
@@ -38,6 +39,7 @@ class ApiRow:
     granted: bool | None
     exercised: Outcome | None
     detail: dict[str, str]
+    shape: str | None = None
 
 
 @dataclass

@@ -43,6 +43,7 @@ def test_read(api: Api, tenant: Tenant, client: TenantClient, search_cache: Sear
         got = (body.get("resourceType"), body.get("id")) if isinstance(body, dict) else type(body).__name__
         raise CheckFailed(f"{what} answered {got}, not {api.resource}/{rid}", category="tenant-fault")
     validate(body, str(api.version), what)
+    verdict.record_shape([body])
     verdict.note(f"read {api.resource}/{rid}")
 
 
@@ -53,6 +54,7 @@ def test_read(api: Api, tenant: Tenant, client: TenantClient, search_cache: Sear
 def test_search(api: Api, tenant: Tenant, client: TenantClient, search_cache: SearchCache, verdict: CheckContext) -> None:
     result = search_cache.search(client, api, probe_params(api, tenant))
     judge_search(api, result, verdict)
+    verdict.record_shape(result.resources)
     for resource in result.resources:
         validate(resource, str(api.version), f"{resource.get('resourceType')}/{resource.get('id')}")
 
