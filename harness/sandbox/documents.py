@@ -24,6 +24,7 @@ OIDC_JWKS_FILE = "oidc-jwks.json"
 NOT_FOUND_OUTCOME_FILE = "mh-error-404-on-nonexistent-patient-id.json"
 UNKNOWN_TYPE_PAGE_FILE = "mh-error-request-unsupported-resource-type.json"
 EMPTY_SEARCH_FILE = "mh-condition-search-empty-result-outcome.json"
+UNSUPPORTED_PARAM_FILE = "mh-error-search-with-unsupported-param.json"
 
 #: Epic's sandbox error-code system (``urn:oid:1.2.840.114350.1.13.<CID>.<env>.7.2.657369``).
 EPIC_ERROR_SYSTEM = "urn:oid:1.2.840.114350.1.13.0.1.7.2.657369"
@@ -121,6 +122,87 @@ def no_results_issue() -> dict[str, Any]:
     return next(issue for issue in issues if issue["details"]["coding"][0]["code"] == "4101")
 
 
+def _issue_with_code(file: str, code: str, issues: list[dict[str, Any]]) -> dict[str, Any]:
+    for issue in issues:
+        if issue["details"]["coding"][0]["code"] == code:
+            return issue
+    raise LookupError(f"{file} has no issue {code}")
+
+
+def not_authorized_issue(resource_type: str, context: str) -> dict[str, Any]:
+    """Epic's 59204 warning: the client lacks the API of one context of ``resource_type``."""
+    issues = load(EMPTY_SEARCH_FILE)["body"]["entry"][0]["resource"]["issue"]
+    issue = _issue_with_code(EMPTY_SEARCH_FILE, "59204", issues)
+    issue["diagnostics"] = (
+        f"Client not authorized for {resource_type} - {context}. "
+        "Search results of this type have not been included."
+    )
+    return issue
+
+
+def unknown_parameter_issue(name: str) -> dict[str, Any]:
+    """Epic's 59100 information issue for a search parameter it does not know."""
+    issues = load(UNSUPPORTED_PARAM_FILE)["body"]["issue"]
+    issue = _issue_with_code(UNSUPPORTED_PARAM_FILE, "59100", issues)
+    issue["diagnostics"] = f"Unknown parameter: {name.upper()}. Parameter has been ignored."
+    return issue
+
+
+def demographics_required_issue() -> dict[str, Any]:
+    """Epic's 59159: a Patient search needs demographics or ``_id``."""
+    issues = load(UNSUPPORTED_PARAM_FILE)["body"]["issue"]
+    return _issue_with_code(UNSUPPORTED_PARAM_FILE, "59159", issues)
+
+
+def session_expired_issue() -> dict[str, Any]:
+    """Epic's 4113: the sessionID of a next link is unknown or its cached results expired."""
+    return epic_issue(
+        "fatal",
+        "not-found",
+        "4113",
+        "Session ID for cached search results has expired.",
+        "The search results this link pointed to are no longer available; run the search again.",
+    )
+
+
+def structure_issue(diagnostics: str) -> dict[str, Any]:
+    """Epic's 59105: the request body is not a FHIR resource it can read."""
+    return epic_issue("fatal", "structure", "59105", "A structural issue in the content", diagnostics)
+
+
+def invalid_issue(diagnostics: str) -> dict[str, Any]:
+    """Epic's 59102 fatal content error (a value the operation cannot use)."""
+    return epic_issue(
+        "fatal", "invalid", "59102", "Content invalid against the specification or a profile.", diagnostics
+    )
+
+
+def required_issue(element: str) -> dict[str, Any]:
+    """Epic's 59108: a required element or parameter is missing."""
+    return epic_issue("fatal", "required", "59108", f"Required {element} missing", f"{element} is required.")
+
+
+def no_certain_match_issue() -> dict[str, Any]:
+    """Epic's 59013: $match found possible matches but no certain one."""
+    issue = epic_issue(
+        "fatal",
+        "processing",
+        "59013",
+        "The matching operation found one or more possible matches, but did not find a certain match.",
+    )
+    issue["location"] = ["/f:patient"]
+    issue["expression"] = ["patient"]
+    return issue
+
+
+def for_version(outcome: dict[str, Any], version: str) -> dict[str, Any]:
+    """``outcome`` as FHIR ``version`` allows it (DSTU2 issues have no ``expression``)."""
+    if version == "DSTU2":
+        for issue in outcome.get("issue", ()):
+            issue.pop("expression", None)
+    return outcome
+
+
 def operation_outcome(*issues: dict[str, Any]) -> dict[str, Any]:
     return {"resourceType": "OperationOutcome", "issue": list(issues)}
 
@@ -142,10 +224,14 @@ def epic_issue(
 
 
 def searchset(
-    self_url: str, matches: list[dict[str, Any]], *outcome_issues: dict[str, Any]
+    self_url: str,
+    matches: list[dict[str, Any]],
+    *outcome_issues: dict[str, Any],
+    next_url: str | None = None,
 ) -> dict[str, Any]:
-    """A searchset Bundle as Epic builds it: ``total`` counts the match entries of this page, and
-    an OperationOutcome entry (``search.mode: outcome``) comes last when there are issues."""
+    """A searchset Bundle as Epic builds it: ``total`` counts the match entries of this page, the
+    links are ``next`` (when more pages remain) then ``self``, and an OperationOutcome entry
+    (``search.mode: outcome``) comes last when there are issues."""
     entries = list(matches)
     if outcome_issues:
         entries.append(
@@ -159,7 +245,8 @@ def searchset(
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(matches),
-        "link": [{"relation": "self", "url": self_url}],
+        "link": ([{"relation": "next", "url": next_url}] if next_url else [])
+        + [{"relation": "self", "url": self_url}],
         "entry": entries,
     }
 

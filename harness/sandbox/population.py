@@ -438,15 +438,19 @@ def _encounter_count(index: int) -> int:
     return 26 if index == 0 else 2
 
 
+def _encounter_day(index: int, number: int) -> date:
+    """Five weeks apart from January 2024; Camila's last one is still to come."""
+    return date(2024, 1, 8) + timedelta(days=number * 35 + index * 5)
+
+
 def _encounter_id(person: Person, number: int) -> str:
     return epic_id(f"encounter-{person.key}-{number:02d}")
 
 
 def _encounters(b: _Builder) -> None:
-    start = date(2024, 1, 8)
     for index, person in enumerate(PATIENTS):
         for number in range(_encounter_count(index)):
-            day = start + timedelta(days=number * 23 + index * 5)
+            day = _encounter_day(index, number)
             code, class_display, type_text = ENCOUNTER_TYPES[number % len(ENCOUNTER_TYPES)]
             prac = (number + index) % len(PRACTITIONER_NAMES) if number % 3 else 0
             loc_id, loc_name = LOCATIONS[number % len(LOCATIONS)][:2]
@@ -488,7 +492,7 @@ def _conditions(b: _Builder) -> None:
     for index, person in enumerate(PATIENTS):
         for number in range(5 if index == 0 else 1):
             code, display = REASONS[(number + index) % len(REASONS)]
-            encounter_day = date(2024, 1, 8) + timedelta(days=number * 23 + index * 5)
+            encounter_day = _encounter_day(index, number)
             b.add({
                 "resourceType": "Condition",
                 "id": epic_id(f"condition-rfv-{person.key}-{number}"),

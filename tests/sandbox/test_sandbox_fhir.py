@@ -1,4 +1,4 @@
-"""The bearer-token guard in front of the FHIR API, and what the empty tenant answers."""
+"""The bearer-token guard in front of the FHIR API, and the answers that do not depend on data."""
 
 from __future__ import annotations
 
@@ -101,12 +101,11 @@ def test_unknown_resource_type_is_the_iis_404_page(authorised) -> None:
     assert "404 - File or directory not found." in response.text
 
 
-def test_operation_and_writes_are_answered(authorised) -> None:
+def test_an_operation_the_tenant_does_not_offer_is_501(authorised) -> None:
     client, headers = authorised
-    created = client.post("/api/FHIR/R4/Patient", json={"resourceType": "Patient"}, headers=headers)
-    assert created.json()["resourceType"] == "OperationOutcome"
-    found = client.post("/api/FHIR/STU3/Appointment/$find", json={"resourceType": "Parameters"}, headers=headers)
-    assert found.json()["resourceType"] == "OperationOutcome"
+    response = client.post("/api/FHIR/R4/Patient/$everything", json={"resourceType": "Parameters"}, headers=headers)
+    assert response.status_code == 501
+    assert response.json()["issue"][0]["code"] == "not-supported"
 
 
 def test_fhir_ignore_token_serves_without_a_token() -> None:
