@@ -1,0 +1,271 @@
+"""Fetching discovery documents from many tenants at once, politely, and saying why one failed.
+
+One :class:`Fetcher` per fleet run: one ``httpx.AsyncClient``, a bound on requests in flight, a
+per-host rate limit (many tenants share one Epic-hosted proxy host), connect and read timeouts,
+and a small retry with exponential backoff for timeouts, 5xx and 429 (``Retry-After`` honoured up
+to a cap). Requests carry no credentials.
+
+Every failure gets one class:
+
+``dns``  the host name does not resolve (``.invalid`` names are refused without asking, RFC 6761)
+``tls``  the TLS handshake or the certificate failed
+``connect``  the connection was refused, reset or dropped
+``timeout``  no connection, or no answer, within the timeouts (after the retries)
+``http-404``  404
+``http-5xx``  a 5xx status (after the retries)
+``http-other``  any other status that is not 2xx (401, 403, 429 after the retries, redirect loops)
+``not-json``  a 2xx body that is not a JSON object (XML, text, a JSON array)
+``html``  a 2xx HTML page (a login portal, a proxy's error page)
+``malformed-address``  the address cannot be requested at all
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from harness import __version__
+
+OK = "ok"
+FAILURES = ("dns", "tls", "connect", "timeout", "http-404", "http-5xx", "http-other", "not-json", "html",
+            "malformed-address")
+RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
+FHIR_JSON = "application/fhir+json"
+JSON = "application/json"
+
+_DNS_HINTS = ("name or service not known", "nodename nor servname", "getaddrinfo", "no address associated",
+              "temporary failure in name resolution", "name resolution", "[errno -2]", "[errno -3]", "[errno -5]",
+              "[errno 8]", "[errno 11001]", "[errno 11004]")
+_TLS_HINTS = ("ssl", "tls", "certificate", "handshake", "wrong version number")
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    concurrency: int = 32
+    per_host_rps: float | None = 10.0  # requests per second per host; None or 0: no limit
+    connect_timeout: float = 10.0
+    read_timeout: float = 15.0
+    retries: int = 2  # extra attempts after a timeout, 5xx or 429
+    backoff: float = 0.5  # first retry delay in seconds, doubled each time, with jitter
+    max_retry_after: float = 10.0
+    max_redirects: int = 5
+    # Connections kept open for reuse. Discovery asks each host for two documents at once, so
+    # reuse saves little, and a large idle pool costs bookkeeping on every request.
+    keepalive: int = 0
+    verify: bool | ssl.SSLContext = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "concurrency": self.concurrency,
+            "per_host_rps": self.per_host_rps,
+            "connect_timeout_s": self.connect_timeout,
+            "read_timeout_s": self.read_timeout,
+            "retries": self.retries,
+            "backoff_s": self.backoff,
+        }
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One document fetched, or why not. ``body`` is the parsed JSON object on success."""
+
+    name: str
+    url: str
+    outcome: str  # "ok" or one of FAILURES
+    http_status: int | None = None
+    content_type: str | None = None
+    detail: str | None = None
+    attempts: int = 0
+    elapsed_s: float = 0.0
+    body: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "outcome": self.outcome,
+            "http_status": self.http_status,
+            "content_type": self.content_type,
+            "detail": self.detail,
+            "attempts": self.attempts,
+            "elapsed_s": round(self.elapsed_s, 4),
+        }
+
+
+class HostRateLimiter:
+    """At most ``rps`` request starts per second per host (evenly spaced, no burst)."""
+
+    def __init__(self, rps: float | None) -> None:
+        self.interval = 1.0 / rps if rps and rps > 0 else 0.0
+        self._next: dict[str, float] = {}
+
+    async def wait(self, host: str) -> float:
+        """Wait for this host's next slot; returns the seconds waited."""
+        if not self.interval:
+            return 0.0
+        now = time.monotonic()
+        slot = max(now, self._next.get(host, now))
+        self._next[host] = slot + self.interval
+        delay = slot - now
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return delay
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def classify_exception(exc: BaseException) -> str:
+    """The failure class of a transport exception."""
+    if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError, TimeoutError)):
+        return "timeout"
+    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+        return "malformed-address"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "http-other"
+    chain = _chain(exc)
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return "dns"
+    if any(isinstance(e, ssl.SSLError) for e in chain):
+        return "tls"
+    text = " ".join(str(e).lower() for e in chain)
+    if any(hint in text for hint in _DNS_HINTS):
+        return "dns"
+    if any(hint in text for hint in _TLS_HINTS):
+        return "tls"
+    return "connect"
+
+
+def _looks_like_html(content_type: str, body: bytes) -> bool:
+    if "html" in content_type.lower():
+        return True
+    head = body[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
+def classify_response(status: int, content_type: str, body: bytes) -> tuple[str, str | None, Any]:
+    """(outcome, detail, parsed JSON object) for a final HTTP response."""
+    if status == 404:
+        return "http-404", "HTTP 404", None
+    if 500 <= status <= 599:
+        return "http-5xx", f"HTTP {status}", None
+    if not 200 <= status <= 299:
+        return "http-other", f"HTTP {status}", None
+    if _looks_like_html(content_type, body):
+        return "html", f"an HTML page (Content-Type {content_type or 'missing'})", None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        start = body[:40].decode("utf-8", "replace")
+        return "not-json", f"the body is not JSON (Content-Type {content_type or 'missing'}; starts {start!r})", None
+    if not isinstance(data, dict):
+        return "not-json", f"the body is JSON but not an object (a {type(data).__name__})", None
+    return OK, None, data
+
+
+def _retry_after(response: httpx.Response, cap: float) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, min(seconds, cap))
+
+
+class Fetcher:
+    """Async, bounded, rate-limited, retrying GETs of discovery documents. Use ``async with``."""
+
+    def __init__(self, options: FetchOptions | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.options = options or FetchOptions()
+        self._transport = transport
+        self._limiter = HostRateLimiter(self.options.per_host_rps)
+        self._semaphore = asyncio.Semaphore(max(1, self.options.concurrency))
+        self._rng = rng or random.Random()
+        self._client: httpx.AsyncClient | None = None
+        self.requests = 0
+
+    async def __aenter__(self) -> Fetcher:
+        o = self.options
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(connect=o.connect_timeout, read=o.read_timeout, write=o.read_timeout, pool=None),
+            limits=httpx.Limits(max_connections=max(1, o.concurrency), max_keepalive_connections=max(0, o.keepalive)),
+            follow_redirects=True,
+            max_redirects=o.max_redirects,
+            verify=o.verify,
+            transport=self._transport,
+            headers={"user-agent": f"epic-harness-fleet/{__version__}"},
+            trust_env=False,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _deadline(self) -> float:
+        o = self.options
+        return o.connect_timeout + 2 * o.read_timeout
+
+    async def get_json(self, name: str, url: str, accept: str) -> Fetched:
+        """GET ``url`` and classify what comes back. Never raises for what a tenant does."""
+        assert self._client is not None, "use the Fetcher with 'async with'"
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if host.rstrip(".").endswith(".invalid") or host == "invalid":
+            return Fetched(name, url, "dns", detail=f"{host} is in the reserved .invalid domain (RFC 6761)")
+        busy = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._limiter.wait(parts.netloc.lower())
+            async with self._semaphore:
+                started = time.monotonic()
+                self.requests += 1
+                try:
+                    response = await asyncio.wait_for(
+                        self._client.get(url, headers={"accept": accept}), timeout=self._deadline())
+                    outcome, detail, body = classify_response(
+                        response.status_code, response.headers.get("content-type", ""), response.content)
+                    status: int | None = response.status_code
+                    content_type: str | None = response.headers.get("content-type")
+                except Exception as exc:  # every transport failure is a result, not an error
+                    response, body, status, content_type = None, None, None, None
+                    outcome = classify_exception(exc)
+                    detail = f"{type(exc).__name__}: {exc}".strip().rstrip(":") if str(exc) else type(exc).__name__
+                busy += time.monotonic() - started
+            retriable = outcome == "timeout" or (status is not None and status in RETRIED_STATUS)
+            if not retriable or attempt > self.options.retries:
+                if status == 429 and outcome == "http-other":
+                    detail = "HTTP 429 (rate limited)"
+                return Fetched(name, url, outcome, status, content_type, detail, attempt, busy, body)
+            delay = self.options.backoff * (2 ** (attempt - 1)) * (0.5 + self._rng.random())
+            if response is not None:
+                delay = max(delay, _retry_after(response, self.options.max_retry_after) or 0.0)
+            await asyncio.sleep(delay)
+            busy += delay
