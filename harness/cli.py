@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=["live", "record", "replay"], default="live",
                      help="live (default); record: also write cassettes; replay: answer from cassettes, offline")
     run.add_argument("--cassette-dir", metavar="DIR", help="cassette folder (default cassettes/<tenant name>)")
+    run.add_argument("--policy", metavar="FILE", help="gate policy (TOML [gate]: optional_apis, optional_groups, "
+                                                      "required_groups, accepted_quirks)")
+    run.add_argument("--baseline", metavar="FILE", help="an accepted run's summary.json: only regressions fail the gate")
     run.add_argument("--fault", action="append", default=[], metavar="NAME",
                      help="embedded sandbox only: start it with this fault (repeatable; see `epic-harness sandbox --list-faults`)")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -51,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8765)
     sandbox.add_argument("--fault", action="append", default=[], metavar="NAME", help="misbehave this way (repeatable)")
     sandbox.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+
+    report = sub.add_parser("report", help="build the Allure HTML report of a run (needs Node.js for npx)")
+    report.add_argument("dir", nargs="?", help="the run's report folder (default: the newest under reports/)")
+    report.add_argument("--multi-file", action="store_true", help="a folder of files to serve, instead of one "
+                                                                    "index.html that opens from disk")
 
     diff = sub.add_parser("diff", help="what changed between two runs (e.g. cassettes/<tenant> and a live report)")
     diff.add_argument("before", help="summary.json, or a report or cassette folder holding one")
@@ -76,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_keys(args)
         if args.command == "diff":
             return command_diff(args)
+        if args.command == "report":
+            return command_report(args)
     except HarnessError as exc:
         print(f"epic-harness: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -127,6 +137,9 @@ def command_run(args: argparse.Namespace) -> int:
         if args.allow_writes:
             argv.append("--allow-writes")
         argv += ["--cassette-mode", args.mode]
+        for option in ("policy", "baseline"):
+            if getattr(args, option):
+                argv += [f"--{option}", str(Path(getattr(args, option)).resolve())]
         if args.cassette_dir:
             argv += ["--cassette-dir", args.cassette_dir]
         code = pytest.main(argv + pytest_args)
@@ -150,6 +163,18 @@ def command_sandbox(args: argparse.Namespace) -> int:
         raise ConfigError(None, "--fault", str(exc)) from None
     print(f"epic-harness: sandbox Epic tenant at http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
     serve(args.host, args.port, settings)
+    return EXIT_OK
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from harness.report.allure_html import build, latest_report_dir
+
+    folder = Path(args.dir) if args.dir else latest_report_dir()
+    index = build(folder, single_file=not args.multi_file)
+    print(f"Allure report: {index} (no analytics; {'open it from disk' if not args.multi_file else 'serve the folder'})")
+    summary = folder / "summary.html"
+    if summary.is_file():
+        print(f"go-live summary: {summary}")
     return EXIT_OK
 
 

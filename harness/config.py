@@ -18,7 +18,7 @@ Environment = Literal["production", "non-production"]
 ENVIRONMENTS = ("production", "non-production")
 FHIR_PATHS = {"R4": "api/FHIR/R4", "STU3": "api/FHIR/STU3", "DSTU2": "api/FHIR/DSTU2"}
 
-_TOP_LEVEL = {"name", "environment", "base_url", "fhir", "auth", "apis", "test_data", "checks", "cassettes"}
+_TOP_LEVEL = {"name", "environment", "base_url", "fhir", "auth", "apis", "test_data", "checks", "cassettes", "gate"}
 _AUTH_FIELDS = {
     "client_id", "client_id_env", "private_key", "private_key_env", "kid", "algorithm",
     "jwks", "jwks_url", "jku", "scope", "token_endpoint",
@@ -63,6 +63,7 @@ class Tenant:
     checks: CheckSettings
     file: Path | None = None
     cassettes: CassetteSettings = field(default_factory=CassetteSettings)
+    policy: Any = None  # harness.gate.GatePolicy
 
     @property
     def is_production(self) -> bool:
@@ -261,14 +262,20 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     test_data = data.get("test_data", {})
     if not isinstance(test_data, dict):
         raise ConfigError(f, "test_data", "must be a table")
+    from harness.gate import parse_policy
+
+    requested = _load_requested(data.get("apis"), file=f)
+    policy = parse_policy(data.get("gate"), file=f, known_apis={a.name for a in requested.apis},
+                          known_groups={g.name for g in requested.groups})
     return Tenant(
+        policy=policy,
         cassettes=_load_cassettes(data.get("cassettes"), file=f),
         name=name or "",
         environment=environment,
         base_url=root,
         fhir_bases=_load_fhir_bases(root, data.get("fhir"), file=f),
         auth=_load_auth(data.get("auth"), file=f, base=file.parent if file else None),
-        requested=_load_requested(data.get("apis"), file=f),
+        requested=requested,
         test_data=test_data,
         checks=CheckSettings(negative_auth=negative, allow_writes=allow_writes and environment != "production"),
         file=file,

@@ -46,15 +46,13 @@ class ApiRow:
 class Gate:
     passed: bool
     reasons: list[str]
+    waived: list[str] = field(default_factory=list)
+    policy: str = "default"
+    baseline: bool = False
 
     @property
     def exit_code(self) -> int:
         return 0 if self.passed else 1
-
-
-def compute_gate(checks: list[CheckResult]) -> Gate:
-    reasons = [f"{c.id}: {c.outcome}: {c.message}" for c in checks if c.outcome in ("failed", "broken")]
-    return Gate(passed=not reasons, reasons=reasons)
 
 
 @dataclass
@@ -89,6 +87,8 @@ class RunResults:
             "requested_set": self.requested_set,
             "gate": "passed" if self.gate.passed else "failed",
             "gate_reasons": self.gate.reasons,
+            "gate_waived": self.gate.waived,
+            "gate_policy": self.gate.policy,
             "counts": self.counts(),
             "stats": self.stats,
             "apis": [asdict(a) for a in self.apis],

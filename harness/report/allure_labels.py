@@ -13,13 +13,14 @@ from harness.client import Exchange
 SEVERITY = {s.value: s for s in allure.severity_level}
 
 
-def label_test(info: CheckInfo, api: Any, group: str | None) -> None:
+def label_test(info: CheckInfo, api: Any, group: str | None, nodeid: str) -> None:
     allure.dynamic.epic(info.area)
     allure.dynamic.feature(group or info.area)
     allure.dynamic.story(api.name if api is not None else info.title)
     allure.dynamic.severity(SEVERITY.get(info.severity, allure.severity_level.NORMAL))
     allure.dynamic.title(f"{info.title} — {api.name}" if api is not None else info.title)
     allure.dynamic.label("check_id", info.id)
+    allure.dynamic.label("harness_result", nodeid)
     allure.dynamic.description(
         f"**Check** `{info.id}`\n\n**Why it matters:** {info.why}\n\n**Source:** {info.source}"
         + (f" ({info.source_url})" if info.source_url else "")

@@ -1,0 +1,104 @@
+"""Reports a customer can read and a gate CI can trust: policy, baseline, summary.html, Allure files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SANDBOX_TENANT, run_harness
+
+FAULT = "metadata-drop-resource:R4=Practitioner"  # fails the directory group's Practitioner R4 APIs
+SELECT = ["-m", "discovery or coverage"]
+
+
+def policy(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_gate_fails_on_a_required_api(sandbox_run) -> None:
+    run = sandbox_run(FAULT, pytest_args=SELECT)
+    assert run.exit_code == 1 and run.summary["gate"] == "failed"
+    assert any("Practitioner" in r for r in run.summary["gate_reasons"])
+
+
+def test_gate_passes_when_that_api_is_optional(sandbox_run, tmp_path: Path) -> None:
+    optional = policy(tmp_path, '[gate]\noptional_groups = ["Providers & organizational directory"]\n')
+    run = sandbox_run(FAULT, pytest_args=SELECT, extra=["--policy", optional])
+    assert run.exit_code == 0, run.summary["gate_reasons"]
+    assert run.summary["gate"] == "passed" and run.summary["gate_waived"]
+    assert all(w.startswith("optional:") for w in run.summary["gate_waived"])
+    required_only = policy(tmp_path, '[gate]\nrequired_groups = ["Scheduling"]\n')
+    assert sandbox_run(FAULT, pytest_args=SELECT, extra=["--policy", required_only]).exit_code == 0
+
+
+def test_unknown_group_in_policy_is_a_config_error(sandbox_run, tmp_path: Path) -> None:
+    bad = policy(tmp_path, '[gate]\noptional_groups = ["Nope"]\n')
+    run = sandbox_run(pytest_args=SELECT, extra=["--policy", bad])
+    assert run.exit_code == 2 and "no API group named 'Nope'" in run.stdout + run.stderr
+
+
+def test_baseline_fails_only_on_regressions(sandbox_run, tmp_path: Path) -> None:
+    broken = sandbox_run(FAULT, pytest_args=SELECT)
+    baseline = tmp_path / "accepted.json"
+    shutil.copy(broken.report_dir / "summary.json", baseline)
+    same = sandbox_run(FAULT, pytest_args=SELECT, extra=["--baseline", str(baseline)])
+    assert same.exit_code == 0 and same.summary["gate_waived"]
+    worse = sandbox_run(FAULT, "smart-config-drop:token_endpoint", pytest_args=SELECT, extra=["--baseline", str(baseline)])
+    assert worse.exit_code == 1
+    assert worse.summary["gate_reasons"] and all(r.startswith("regression:") for r in worse.summary["gate_reasons"])
+    assert any("token-endpoint" in r for r in worse.summary["gate_reasons"])
+
+
+def test_accepted_quirk_is_not_a_warning(sandbox_run, tmp_path: Path) -> None:
+    accepted = policy(tmp_path, '[gate]\naccepted_quirks = ["token_endpoint_auth_signing_alg_values_supported"]\n')
+    run = sandbox_run(pytest_args=["-m", "discovery"], extra=["--policy", accepted])
+    check = run.check("discovery.smart-configuration.signing-algorithms")
+    assert check["outcome"] == "passed" and check["notes"][0].startswith("accepted quirk")
+
+
+def test_summary_html_and_allure_files(sandbox_run) -> None:
+    run = sandbox_run(FAULT, pytest_args=SELECT)
+    html = (run.report_dir / "summary.html").read_text()
+    assert "NOT READY" in html and "What has to be done" in html and "Coverage matrix" in html
+    assert "Epic team changes the configuration" in html
+    assert "<script" not in html.lower() and not re.search(r'<(link|img)[^>]+https?://', html)
+    allure = run.report_dir / "allure-results"
+    assert "Epic.version=May 2026" in (allure / "environment.properties").read_text()
+    assert len(json.loads((allure / "categories.json").read_text())) == 4
+    assert json.loads((allure / "executor.json").read_text())["name"] == "epic-harness"
+    results = [json.loads(p.read_text()) for p in allure.glob("*-result.json")]
+    failed = [r for r in results if r["status"] == "failed"]
+    assert failed and all(r["statusDetails"]["message"].startswith("[tenant-configuration]") for r in failed)
+    labels = {l["name"]: l["value"] for l in failed[0]["labels"]}
+    assert labels["epic"] == "API coverage" and labels["feature"] == "Providers & organizational directory"
+    assert any(l["name"] == "severity" for l in failed[0]["labels"])
+    assert any(a["name"].startswith("HTTP exchanges") for r in results for a in r.get("attachments", []))
+
+
+def test_report_command_without_node_says_how_to_get_it(sandbox_run, tmp_path: Path) -> None:
+    run = sandbox_run(pytest_args=["-m", "discovery"])
+    env = {k: v for k, v in os.environ.items() if k != "PATH"}
+    env["PATH"] = str(Path(sys.executable).parent)
+    if shutil.which("npx", path=env["PATH"]):
+        pytest.skip("Node.js sits beside this Python; cannot hide it")
+    done = subprocess.run([sys.executable, "-m", "harness", "report", str(run.report_dir)], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert done.returncode == 2 and "Node.js" in done.stderr and "allure-results" in done.stderr
+
+
+def test_tracking_tags_are_stripped() -> None:
+    from harness.report.allure_html import strip_tracking
+
+    page = ('<html><head><script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>'
+            '<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments)}</script>'
+            '<script src="app.js"></script></head></html>')
+    assert strip_tracking(page) == '<html><head><script src="app.js"></script></head></html>'
