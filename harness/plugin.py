@@ -284,8 +284,19 @@ def _check_report(request: pytest.FixtureRequest) -> Iterator[None]:
     allure_labels.label_test(info, api, group, request.node.nodeid)
     request.node.stash[LOG_START] = len(state.client.log)
     yield
-    context = request.node.stash.get(CONTEXT, None)
-    allure_labels.attach_evidence(state.client.log[request.node.stash[LOG_START]:], context)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Evidence is attached while the test is still the current Allure result (not a fixture's)."""
+    try:
+        return (yield)
+    finally:
+        state = state_of(item.config)
+        if state is not None and LOG_START in item.stash:
+            from harness.report import allure_labels
+
+            allure_labels.attach_evidence(state.client.log[item.stash[LOG_START]:], item.stash.get(CONTEXT, None))
 
 
 # -- results ----------------------------------------------------------------------------------
