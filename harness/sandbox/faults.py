@@ -104,6 +104,26 @@ def _content_type(arg: str) -> str:
     return arg
 
 
+def _resource_value(value_parser: Callable[[str], Any]) -> Callable[[str], tuple[str, Any]]:
+    def parse(arg: str) -> tuple[str, Any]:
+        resource, sep, value = arg.partition("=")
+        if not sep:
+            raise ValueError(f"{arg!r} is not TYPE=VALUE")
+        return _resource(resource), value_parser(value)
+
+    return parse
+
+
+def _status(arg: str) -> int:
+    try:
+        value = int(arg)
+    except ValueError:
+        raise ValueError(f"{arg!r} is not an HTTP status code") from None
+    if not 200 <= value <= 599:
+        raise ValueError(f"{value} is not an HTTP status code between 200 and 599")
+    return value
+
+
 def _seconds(arg: str) -> int:
     try:
         value = int(arg)
@@ -165,6 +185,61 @@ KINDS: tuple[FaultKind, ...] = (
     ),
     # FHIR endpoints
     FaultKind("fhir-ignore-token", "FHIR requests are served without checking the access token"),
+    FaultKind(
+        "fhir-status",
+        "every request for TYPE is answered with HTTP CODE and an OperationOutcome",
+        placeholder="TYPE=CODE",
+        parse=_resource_value(_status),
+    ),
+    FaultKind(
+        "fhir-html-500",
+        "every request for TYPE is answered 500 with an IIS HTML error page",
+        placeholder="TYPE",
+        parse=_resource,
+    ),
+    FaultKind(
+        "fhir-content-type",
+        "every answer about TYPE carries Content-Type MEDIA (the body is unchanged)",
+        placeholder="TYPE=MEDIA",
+        parse=_resource_value(_content_type),
+    ),
+    FaultKind(
+        "fhir-invalid",
+        "TYPE resources break the FHIR schema (a number where a string belongs, an unknown element)",
+        placeholder="TYPE",
+        parse=_resource,
+    ),
+    FaultKind(
+        "fhir-looping-next",
+        "TYPE searches have a next link that leads back to the same page, forever",
+        placeholder="TYPE",
+        parse=_resource,
+    ),
+    FaultKind(
+        "fhir-missing-page",
+        "TYPE searches have a next link that answers 404 with Epic's 4113 (expired session)",
+        placeholder="TYPE",
+        parse=_resource,
+    ),
+    FaultKind(
+        "fhir-duplicate-entries",
+        "page 2 of TYPE searches repeats the resources of page 1",
+        placeholder="TYPE",
+        parse=_resource,
+    ),
+    FaultKind(
+        "fhir-not-authorized",
+        "TYPE searches drop every entry and add Epic's 59204 warning "
+        "'Client not authorized for TYPE - CONTEXT'",
+        placeholder="TYPE",
+        parse=_resource,
+    ),
+    FaultKind(
+        "fhir-empty",
+        "TYPE searches find nothing (a total of 0 and Epic's 4101 outcome)",
+        placeholder="TYPE",
+        parse=_resource,
+    ),
     # smart-configuration
     FaultKind(
         "smart-config-drop",

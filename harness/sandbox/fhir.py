@@ -324,6 +324,8 @@ class FhirService:
             for name in ("fhir-looping-next", "fhir-missing-page", "fhir-duplicate-entries")
         )
         if self.faults.on("fhir-duplicate-entries", resource_type):
+            # page 2 repeats page 1, even when everything fits on one page
+            page_size = min(page_size, len(keys))
             keys = keys[:page_size] + keys
         if len(keys) <= page_size and not faulty:
             return None
