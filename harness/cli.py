@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the conformance suite against a tenant (default: the embedded sandbox)",
                          description="Run the conformance checks. Arguments after -- go to pytest "
                                      "(e.g. -- -m discovery, -- -k Practitioner).")
-    run.add_argument("--tenant", metavar="FILE", help="tenant file (TOML); without it the embedded sandbox is started")
+    run.add_argument("--tenant", metavar="FILE", action="append", default=[],
+                     help="tenant file (TOML), repeatable: several tenants run in parallel, one process each, "
+                          "each with its own report and gate; without it the embedded sandbox is started")
     run.add_argument("--base-url", metavar="URL", help="override the tenant's base_url (Interconnect root)")
     run.add_argument("--report-dir", metavar="DIR", help="output folder (default reports/<timestamp>)")
     run.add_argument("--allow-writes", action="store_true", help="run create/update/$book checks (never in production)")
@@ -96,6 +98,53 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    if len(args.tenant) > 1:
+        return run_several(args)
+    args.tenant = args.tenant[0] if args.tenant else None
+    return run_one(args)
+
+
+def run_several(args: argparse.Namespace) -> int:
+    """One child process per tenant, in parallel: each keeps its own rate limit, report and gate."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.config import load_tenant
+
+    if args.fault:
+        raise ConfigError(None, "--fault", "faults apply only to the embedded sandbox (run without --tenant)")
+    tenants = [load_tenant(t) for t in args.tenant]  # every file is checked before anything runs
+    names = [t.name for t in tenants]
+    if len(set(names)) != len(names):
+        raise ConfigError(None, "--tenant", f"two tenant files share a name: {names}; each run needs its own")
+    root = Path(args.report_dir or Path("reports") / f"{datetime.now():%Y%m%d-%H%M%S}")
+
+    def child(index: int) -> tuple[str, int, Path]:
+        tenant_dir = root / names[index]
+        argv = [sys.executable, "-m", "harness", "run", "--tenant", args.tenant[index], "--report-dir", str(tenant_dir),
+                "--mode", args.mode]
+        for option in ("policy", "baseline", "base_url"):
+            if getattr(args, option):
+                argv += [f"--{option.replace('_', '-')}", getattr(args, option)]
+        if args.allow_writes:
+            argv.append("--allow-writes")
+        if args.cassette_dir:
+            argv += ["--cassette-dir", str(Path(args.cassette_dir) / names[index])]
+        passthrough = [a for a in args.pytest_args if a != "--"]
+        done = subprocess.run(argv + (["--", *passthrough] if passthrough else []), capture_output=True, text=True)
+        (root / f"{names[index]}.log").parent.mkdir(parents=True, exist_ok=True)
+        (root / f"{names[index]}.log").write_text(done.stdout + done.stderr, "utf-8")
+        return names[index], done.returncode, tenant_dir
+
+    with ThreadPoolExecutor(max_workers=len(tenants)) as pool:
+        outcomes = list(pool.map(child, range(len(tenants))))
+    verdict = {0: "gate passed", 1: "gate FAILED"}
+    for name, code, folder in outcomes:
+        print(f"{name}: {verdict.get(code, f'error (exit {code})')}  {folder}")
+    return max(code for _, code, _ in outcomes)
+
+
+def run_one(args: argparse.Namespace) -> int:
     import pytest
 
     from harness.config import load_tenant
@@ -129,7 +178,7 @@ def command_run(args: argparse.Namespace) -> int:
         report_dir = Path(args.report_dir or Path("reports") / f"{datetime.now():%Y%m%d-%H%M%S}-{tenant.name}")
         argv = [
             str(suites_dir()), "--tenant", str(tenant_file), "--report-dir", str(report_dir),
-            "-p", "no:cacheprovider", "--rootdir", str(suites_dir().parent), "-c", os.devnull, "-q",
+            "-p", "no:cacheprovider", "--rootdir", str(suites_dir().parent), "-c", os.devnull,
             "-W", "ignore::pytest.PytestAssertRewriteWarning", "--assert=plain",
         ]
         if base_url:
@@ -137,6 +186,12 @@ def command_run(args: argparse.Namespace) -> int:
         if args.allow_writes:
             argv.append("--allow-writes")
         argv += ["--cassette-mode", args.mode]
+        from harness.report.progress import wanted
+
+        if wanted() and not pytest_args:
+            argv += ["--live-progress", "-p", "no:terminal"]
+        else:
+            argv.append("-q")
         for option in ("policy", "baseline"):
             if getattr(args, option):
                 argv += [f"--{option}", str(Path(getattr(args, option)).resolve())]

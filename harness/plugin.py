@@ -51,6 +51,7 @@ class RunState:
         self.grants_error: str | None = None
         self.client.use_tokens(self.token, lambda: self.token_provider.invalidate())
         self.mode = "live"
+        self.progress: Any = None
         self.policy = tenant.policy
         self.baseline: dict[str, Any] | None = None
         self.cassette_dir = Path("cassettes") / tenant.name
@@ -100,6 +101,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cassette-mode", choices=["live", "record", "replay"], default="live",
                     help="live (default): talk to the tenant; record: talk to it and write cassettes; "
                          "replay: answer from cassettes, with no network")
+    group.addoption("--live-progress", action="store_true",
+                    help="show a live progress line (group, API, counts) on stderr; for terminals, not CI")
     group.addoption("--policy", metavar="FILE", help="gate policy file (TOML [gate]); overrides the tenant file's")
     group.addoption("--baseline", metavar="FILE", help="an accepted run's summary.json: only regressions fail the gate")
     group.addoption("--cassette-dir", metavar="DIR", help="cassette folder (default cassettes/<tenant name>)")
@@ -181,6 +184,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     apis = [a for a in state.tenant.requested.apis if info.applies_to(a)] if state else []
     metafunc.parametrize("api", apis, ids=[a.slug for a in apis])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = state_of(session.config)
+    if state is not None and session.config.getoption("--live-progress"):
+        from harness.report.progress import LiveProgress
+
+        state.progress = LiveProgress()
+        state.progress.start(len(session.items))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -362,6 +374,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         duration_s=round(report.duration, 3), shape=context.shape,
     )
     state.results[item.nodeid] = result
+    if state.progress is not None:
+        state.progress.advance(f"{result.group or result.area} › {result.api or result.title}", outcome)
     return report
 
 
@@ -431,6 +445,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = state_of(session.config)
     if state is None:
         return
+    if state.progress is not None:
+        state.progress.stop()
     results = build_results(state)
     session.config.stash[RESULTS] = results
     write_summary_json(results, state.report_dir / "summary.json")
@@ -446,6 +462,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         write_summary_json(results, state.cassette_dir / "summary.json")
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = results.gate.exit_code
+    if session.config.pluginmanager.get_plugin("terminalreporter") is None:
+        from rich.console import Console
+
+        _print_outcome(results, state, Console())
+
+
+def _print_outcome(results: RunResults, state: RunState, console: Any) -> None:
+    print_coverage(results, console)
+    for check in results.checks:
+        if check.outcome in ("failed", "broken"):
+            console.print(f"[red]{check.outcome}[/] {check.id}: {check.message}", markup=True, highlight=False)
+    console.print(f"reports: {state.report_dir}")
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -457,7 +485,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     console = Console(file=terminalreporter._tw._file, width=max(terminalreporter._tw.fullwidth, 100),
                       force_terminal=False, no_color=not terminalreporter._tw.hasmarkup)
     console.print()
-    print_coverage(results, console)
     state = state_of(config)
     if state is not None:
-        console.print(f"reports: {state.report_dir}")
+        _print_outcome(results, state, console)
