@@ -5,14 +5,17 @@
   and birth date together) comes back as a searchset with ``search.score`` 1 and the ``match-grade``
   extension ``certain``; with ``onlyCertainMatches`` and only possible matches, Epic's 59013
   OperationOutcome; no match at all is a total of 0 with the 4101 outcome.
-- ``Questionnaire/$next-question`` (SDC / Da Vinci DTR): ``questionnaire-response`` in (a
-  QuestionnaireResponse with a contained Questionnaire), the same QuestionnaireResponse out with the
-  next unanswered question added to the contained Questionnaire, ``completed`` once all are answered.
+- ``Questionnaire/$next-question`` (SDC / Da Vinci DTR): a QuestionnaireResponse with a contained
+  Questionnaire in (as the ``questionnaire-response`` parameter, or as the body itself); the same
+  QuestionnaireResponse out, with the next question added to the contained Questionnaire and, still
+  unanswered, to its items; ``completed`` once every question is answered.
 - ``Questionnaire/$questionnaire-package`` (DTR): a ``Parameters`` with one ``packagebundle``
   (a collection Bundle: the Questionnaire and a draft QuestionnaireResponse) per questionnaire asked
-  for by canonical, or for every active questionnaire when none is named.
-- ``Questionnaire/$log-questionnaire-errors`` (DTR): takes the questionnaire's canonical and an
+  for, or for every active questionnaire when none is named.
+- ``Questionnaire/$log-questionnaire-errors`` (DTR): takes the questionnaire and an
   OperationOutcome, answers 200 with an informational OperationOutcome.
+
+Questionnaires are named by canonical URL (``url|version``) or by reference (``Questionnaire/<id>``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 
 from . import documents
+from .versions import relative_reference
 
 if TYPE_CHECKING:
     from .fhir import FhirRequest, FhirService, Route
@@ -192,10 +196,15 @@ def _questionnaires(service: FhirService, request: FhirRequest) -> list[dict[str
 
 
 def _by_canonical(service: FhirService, request: FhirRequest, canonical: str) -> dict[str, Any] | None:
+    """The Questionnaire a canonical URL names, or a reference to one (``Questionnaire/<id>``,
+    relative or absolute)."""
     url, _, version = canonical.partition("|")
     for questionnaire in _questionnaires(service, request):
         if questionnaire.get("url") == url and (not version or questionnaire.get("version") == version):
             return questionnaire
+    reference = relative_reference(url)
+    if reference.startswith("Questionnaire/"):
+        return service.store.get(request.version, "Questionnaire", reference.split("/", 1)[1])
     return None
 
 
@@ -283,8 +292,13 @@ def next_question(service: FhirService, request: FhirRequest, route: Route) -> R
             following = next((item for item in remaining if str(item.get("linkId")) not in asked), None)
             if following is not None:
                 presented.append(copy.deepcopy(following))
+                # the question also appears, unanswered, among the response's items
+                items = response.setdefault("item", [])
+                items.append({"linkId": following["linkId"], "text": following.get("text", "")})
     if not presented:
         contained.pop("item")
+    if not response.get("item"):
+        response.pop("item", None)
     return documents.render(response, request.content_type)
 
 
@@ -349,18 +363,20 @@ def _uuid(seed: str) -> str:
 @_guarded
 def log_questionnaire_errors(service: FhirService, request: FhirRequest, route: Route) -> Response:
     parameters = _parameters(_body(request))
-    canonical = next((_value(p) for p in _named(parameters, "Questionnaire") if _value(p)), None)
+    canonical = next(
+        (_value(p) for p in parameters if str(p.get("name", "")).lower() == "questionnaire" and _value(p)), None
+    )
     outcome = next(
         (
-            p.get("resource")
-            for p in _named(parameters, "OperationOutcome")
-            if isinstance(p.get("resource"), dict)
+            p["resource"]
+            for p in parameters
+            if isinstance(p.get("resource"), dict) and p["resource"].get("resourceType") == "OperationOutcome"
         ),
         None,
     )
     if not canonical:
         raise OperationError(400, documents.required_issue("Questionnaire"))
-    if outcome is None or outcome.get("resourceType") != "OperationOutcome":
+    if outcome is None:
         raise OperationError(400, documents.required_issue("OperationOutcome"))
     count = len(outcome.get("issue") or [])
     logged = {

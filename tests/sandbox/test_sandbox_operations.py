@@ -157,14 +157,39 @@ def test_next_question_walks_the_questionnaire_to_completion(authorised) -> None
     assert [item["linkId"] for item in asked] == ["44250-9"]
     assert validator_for("R4").validate(response) == []
 
+    assert response["item"] == [{"linkId": "44250-9", "text": asked[0]["text"]}]
+
     response["item"] = [_answer("44250-9")]
     second = client.post(f"{R4}/Questionnaire/$next-question", json=response, headers=headers).json()
     assert [item["linkId"] for item in second["contained"][0]["item"]] == ["44250-9", "44255-8"]
+    assert [item["linkId"] for item in second["item"]] == ["44250-9", "44255-8"]
     assert second["status"] == "in-progress"
 
-    second["item"].append(_answer("44255-8"))
+    second["item"][1] = _answer("44255-8")
     third = client.post(f"{R4}/Questionnaire/$next-question", json=second, headers=headers).json()
     assert third["status"] == "completed"
+    assert validator_for("R4").validate(third) == []
+
+
+def test_next_question_by_reference_with_any_parameter_name(authorised) -> None:
+    client, headers = authorised
+    questionnaire = client.get(f"{R4}/Questionnaire", params={"name": "Harness GAD-2"}, headers=headers).json()
+    qid = questionnaire["entry"][0]["resource"]["id"]
+    response: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse", "status": "in-progress", "item": [],
+        "contained": [{"resourceType": "Questionnaire", "id": "q", "status": "active",
+                       "url": f"Questionnaire/{qid}"}],
+        "questionnaire": "#q",
+    }
+    for _ in range(5):
+        body = {"resourceType": "Parameters", "parameter": [{"name": "in", "resource": response}]}
+        response = client.post(f"{R4}/Questionnaire/$next-question", json=body, headers=headers).json()
+        if response["status"] == "completed":
+            break
+        for item in response["item"]:
+            item.setdefault("answer", [{"valueBoolean": False}])
+    assert response["status"] == "completed"
+    assert [item["linkId"] for item in response["item"]] == ["69725-0", "68509-9"]
 
 
 def test_next_question_waits_for_an_unanswered_question(authorised) -> None:
@@ -230,7 +255,7 @@ def test_log_questionnaire_errors(authorised) -> None:
         "resourceType": "Parameters",
         "parameter": [
             {"name": "Questionnaire", "valueCanonical": f"{QUESTIONNAIRE_BASE}/phq-2|1"},
-            {"name": "OperationOutcome", "resource": {"resourceType": "OperationOutcome", "issue": [
+            {"name": "errors", "resource": {"resourceType": "OperationOutcome", "issue": [
                 {"severity": "error", "code": "processing", "diagnostics": "CQL failed"}]}},
         ],
     }

@@ -80,6 +80,7 @@ def test_the_fixtures_the_sandbox_tenant_file_names_exist(population) -> None:
     assert any(r["name"] == data["location_name"] for r in population.of_type("R4", "Location"))
     assert any(r["name"] == data["organization_name"] for r in population.of_type("R4", "Organization"))
     assert any(r["name"] == data["questionnaire_name"] for r in population.of_type("R4", "Questionnaire"))
+    assert population.get("R4", "Questionnaire", data["questionnaire"])["name"] == data["questionnaire_name"]
     system, _, value = data["patient_list_identifier"].partition("|")
     assert any(
         i == {"use": "usual", "system": system, "value": value}
