@@ -1,0 +1,29 @@
+"""Fixtures for the fleet tests: a sandbox fleet served on loopback, and fast fetch options."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.fleet.fetch import FetchOptions
+from harness.sandbox.fleet import EmbeddedFleet, build_fleet
+
+
+@pytest.fixture(scope="session")
+def fast_options() -> FetchOptions:
+    """Short timeouts and backoff: a hanging tenant costs two seconds, not a minute."""
+    return FetchOptions(concurrency=32, per_host_rps=None, connect_timeout=1.0, read_timeout=1.0, retries=1,
+                        backoff=0.05)
+
+
+@pytest.fixture(scope="module")
+def big_fleet():
+    """420 tenants with every variation (seed 7), served for the whole module."""
+    with EmbeddedFleet(build_fleet(seed=7, size=420)) as fleet:
+        yield fleet
+
+
+@pytest.fixture
+def small_fleet():
+    """A 60-tenant fleet of its own (its spec may be swapped by the test)."""
+    with EmbeddedFleet(build_fleet(seed=3, size=60)) as fleet:
+        yield fleet
