@@ -1,0 +1,54 @@
+"""Fleet discovery: every tenant of an Epic endpoint directory at once, without credentials.
+
+For each distinct tenant address the fleet fetches ``.well-known/smart-configuration`` and
+``/metadata`` independently and reports its Epic release, FHIR version, declared coverage of the
+requested APIs, backend-services readiness and the shape of its CapabilityStatement; a later run
+compared with an earlier ``fleet.json`` lists what changed.
+
+- :mod:`.address` validate and normalise a directory address, the de-duplication key
+- :mod:`.directory` Epic's directory Bundle (and its quirks) or a URL list, into distinct targets
+- :mod:`.release` Epic releases from ``software.version`` ("May 2026", "toukokuu 2022")
+- :mod:`.fetch` concurrent, rate-limited, retrying fetches and the failure classes
+- :mod:`.analyse` coverage, readiness, shape fingerprint of one tenant's documents
+- :mod:`.run` a whole fleet run and its statistics
+- :mod:`.baseline` what changed between two runs
+- :mod:`.report` fleet.json, fleet.csv, fleet.html, Allure results
+- :mod:`.cli` ``epic-harness fleet``
+"""
+
+from harness.fleet.address import Address, parse_address
+from harness.fleet.analyse import Coverage, Readiness, coverage, fingerprint, readiness
+from harness.fleet.baseline import Change, compare, load_fleet_json
+from harness.fleet.directory import Directory, DirectoryError, Target, distinct_targets, load_directory, parse_directory
+from harness.fleet.fetch import FAILURES, FetchOptions, Fetched, Fetcher
+from harness.fleet.release import Release, parse_release
+from harness.fleet.run import FleetRun, TenantResult, run_fleet, run_fleet_async
+
+__all__ = [
+    "FAILURES",
+    "Address",
+    "Change",
+    "Coverage",
+    "Directory",
+    "DirectoryError",
+    "FetchOptions",
+    "Fetched",
+    "Fetcher",
+    "FleetRun",
+    "Readiness",
+    "Release",
+    "Target",
+    "TenantResult",
+    "compare",
+    "coverage",
+    "distinct_targets",
+    "fingerprint",
+    "load_directory",
+    "load_fleet_json",
+    "parse_address",
+    "parse_directory",
+    "parse_release",
+    "readiness",
+    "run_fleet",
+    "run_fleet_async",
+]

@@ -1,0 +1,219 @@
+"""``epic-harness fleet``: discovery across every tenant of an endpoint directory at once."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from harness.errors import HarnessError
+
+EXIT_OK, EXIT_USAGE = 0, 2
+DEFAULT_SET = "careforce-phoenix"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def add_fleet_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``fleet`` command to an ``add_subparsers()`` object; returns its parser."""
+    fleet = subparsers.add_parser(
+        "fleet",
+        help="discovery across every tenant of an Epic endpoint directory at once",
+        description="Fetch every distinct tenant's smart-configuration and CapabilityStatement (no credentials) "
+                    "and report its Epic release, FHIR version, declared coverage of the requested APIs, "
+                    "backend-services readiness and CapabilityStatement shape. Exit 0 when the run completed, "
+                    "whatever the tenants answered; 2 for a usage error.",
+    )
+    fleet.add_argument("--endpoints", required=True, metavar="FILE",
+                       help="Epic's endpoint directory (a FHIR Bundle of Endpoints) or a text file of FHIR base URLs")
+    fleet.add_argument("--apis", default=DEFAULT_SET, metavar="SET",
+                       help=f"the named API set to judge coverage against (default {DEFAULT_SET})")
+    fleet.add_argument("--report-dir", metavar="DIR", help="output folder (default reports/fleet-<timestamp>)")
+    fleet.add_argument("--baseline", metavar="FILE", help="an earlier fleet.json: list what changed since")
+    fleet.add_argument("--concurrency", type=_positive_int, default=32, metavar="N",
+                       help="requests in flight at most (default 32)")
+    fleet.add_argument("--per-host-rps", type=_non_negative_float, default=10.0, metavar="R",
+                       help="requests per second per host at most (default 10; 0: no limit)")
+    fleet.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
+                       help="connect and read timeout in seconds (default 10)")
+    fleet.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
+                       help="retries after a timeout, 5xx or 429, with backoff (default 2)")
+    fleet.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N distinct addresses")
+    fleet.set_defaults(handler=command_fleet)
+    return fleet
+
+
+def interactive(stream: TextIO | None = None) -> bool:
+    """A person at a terminal: a TTY, and not CI."""
+    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        return False
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def command_fleet(args: argparse.Namespace) -> int:
+    """Run the fleet command; 0 when the run completed, 2 for a usage error (one message, no traceback)."""
+    try:
+        return _command_fleet(args)
+    except HarnessError as exc:
+        print(f"epic-harness fleet: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _command_fleet(args: argparse.Namespace) -> int:
+    from harness.catalog import load_named_set
+    from harness.errors import UsageError
+    from harness.fleet.baseline import compare, load_fleet_json
+    from harness.fleet.directory import distinct_targets, load_directory
+    from harness.fleet.fetch import FetchOptions
+    from harness.fleet.report import write_all
+    from harness.fleet.run import run_fleet
+
+    directory = load_directory(args.endpoints)
+    requested = load_named_set(args.apis)
+    baseline = load_fleet_json(args.baseline) if args.baseline else None
+    report_dir = Path(args.report_dir) if args.report_dir else Path("reports") / f"fleet-{datetime.now():%Y%m%d-%H%M%S}"
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{report_dir}: cannot create the report folder ({exc.strerror or exc})") from None
+    targets = distinct_targets(directory)
+    if args.limit:
+        targets = targets[: args.limit]
+    options = FetchOptions(
+        concurrency=args.concurrency,
+        per_host_rps=args.per_host_rps or None,
+        connect_timeout=args.timeout,
+        read_timeout=args.timeout,
+        retries=args.retries,
+    )
+    people = interactive()
+    progress, finish = _progress(len(targets), people)
+    try:
+        run = run_fleet(directory, targets, requested, options, progress=progress)
+    finally:
+        finish()
+    report = run.as_dict()
+    report["endpoints_file"] = str(args.endpoints)
+    changes = None
+    if baseline is not None:
+        changes = compare(baseline, report)
+        report["baseline"] = {"file": str(args.baseline), "generated": baseline.get("generated")}
+        report["changes"] = [c.as_dict() for c in changes]
+    try:
+        write_all(report, report_dir, changes)
+    except OSError as exc:
+        raise UsageError(f"{report_dir}: cannot write the report ({exc.strerror or exc})") from None
+    lines = summary_lines(report, report_dir)
+    if people:
+        _print_rich(report, lines)
+    else:
+        for line in lines:
+            print(line)
+    return EXIT_OK
+
+
+def _progress(total: int, people: bool) -> tuple[Callable[[Any], None] | None, Callable[[], None]]:
+    if not people or total == 0:
+        return None, lambda: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("fleet"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
+    task = bar.add_task("tenants", total=total)
+    bar.start()
+    return (lambda _result: bar.advance(task)), bar.stop
+
+
+def _counts(mapping: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in mapping.items()) or "none"
+
+
+def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
+    s = report["stats"]
+    by = s["by_status"]
+    failures_md = {k: v for k, v in s["metadata"].items() if k != "ok"}
+    failures_sc = {k: v for k, v in s["smart_configuration"].items() if k != "ok"}
+    lines = [
+        f"fleet: {s['tenants']} distinct addresses from {s['entries']} directory entries; APIs {report['apis']['set']}",
+        f"answered: {s['answered']} (both documents {by['ok']}, one {by['partial']}, none {by['failed']}); "
+        f"malformed addresses {s['malformed']}",
+        f"by release: {_counts(s['by_release'])}",
+        f"metadata failures: {_counts(failures_md)}",
+        f"smart-configuration failures: {_counts(failures_sc)}",
+        f"backend-services ready: {s['ready']} (not ready {s['not_ready']})",
+        f"full coverage: {s['full_coverage']} of {s['tenants']}",
+        f"time: {s['wall_s']} s wall, {s['sum_tenant_s']} s summed over tenants, {s['requests']} requests",
+    ]
+    if "changes" in report:
+        counts: dict[str, int] = {}
+        for change in report["changes"]:
+            counts[change["kind"]] = counts.get(change["kind"], 0) + 1
+        lines.append(f"changes since the baseline: {_counts(counts)}")
+    lines.append(f"report: {report_dir} (fleet.json, fleet.csv, fleet.html, allure-results/)")
+    return lines
+
+
+def _print_rich(report: dict[str, Any], lines: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    s = report["stats"]
+    per_release: dict[str, list[int]] = {release: [0, 0] for release in s["by_release"]}
+    for tenant in report["tenants"]:
+        if tenant["metadata"]["outcome"] != "ok":
+            continue
+        counts = per_release.setdefault(tenant["release"] or "unknown", [0, 0])
+        counts[0] += (tenant["readiness"] or {}).get("ready") is True
+        counts[1] += bool((tenant["coverage"] or {}).get("full"))
+    table = Table(title=f"Epic fleet: {report['apis']['set']}", show_header=True)
+    for column in ("release", "tenants", "ready", "full coverage"):
+        table.add_column(column, justify="left" if column == "release" else "right")
+    for release, count in s["by_release"].items():
+        ready, full = per_release.get(release, [0, 0])
+        table.add_row(release, str(count), str(ready), str(full))
+    console.print(table)
+    for line in lines:
+        if not line.startswith("by release: "):
+            console.print(line, highlight=False, markup=False)
