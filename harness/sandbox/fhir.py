@@ -17,8 +17,9 @@ way Epic does:
   marks it patient reported / uncertain reliability, as Epic does).
 - **update** ``PUT {Type}/{id}``: 200 with the stored resource; 404 (59008) for an unknown id.
 - **operations**: ``Patient/$match``, ``Questionnaire/$next-question``,
-  ``Questionnaire/$questionnaire-package``, ``Questionnaire/$log-questionnaire-errors``
-  (``operations.py``); others are answered 501.
+  ``Questionnaire/$questionnaire-package``, ``Questionnaire/$log-questionnaire-errors`` (R4,
+  ``operations.py``) and ``Appointment/$find``, ``Appointment/$book`` (STU3, ``scheduling.py``);
+  others are answered 501.
 
 R4 references are relative; STU3 and DSTU2 references are absolute, built like every other URL
 from the request's root.
@@ -41,6 +42,7 @@ from .faults import ActiveFaults
 from .oauth import permits
 from .paging import SearchSession, SearchSessions
 from .population import Population
+from .scheduling import Proposals
 from .settings import SandboxSettings
 from .store import ResourceStore
 from .versions import absolute_references
@@ -142,6 +144,7 @@ class FhirService:
         self.faults = faults
         self.store = ResourceStore(population)
         self.sessions = SearchSessions()
+        self.proposals = Proposals()
 
     # -- dispatch --
 

@@ -1,4 +1,6 @@
-"""The FHIR operations the sandbox answers (R4), each a function of (service, request, route).
+"""The FHIR operations the sandbox answers, each a function of (service, request, route).
+
+Appointment ``$find`` and ``$book`` (STU3) live in ``scheduling.py``; the R4 ones are here:
 
 - ``Patient/$match`` (Epic api 10423): a ``Parameters`` body with ``resource`` (a partial Patient),
   ``count`` and ``onlyCertainMatches``. A certain match (an identifier, or family name, given name
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 
 from . import documents
+from .scheduling import appointment_book, appointment_find
 from .versions import relative_reference
 
 if TYPE_CHECKING:
@@ -392,4 +395,6 @@ OPERATIONS: dict[tuple[str, str, str], Callable[[FhirService, FhirRequest, Route
     ("R4", "Questionnaire", "next-question"): next_question,
     ("R4", "Questionnaire", "questionnaire-package"): questionnaire_package,
     ("R4", "Questionnaire", "log-questionnaire-errors"): log_questionnaire_errors,
+    ("STU3", "Appointment", "find"): appointment_find,
+    ("STU3", "Appointment", "book"): appointment_book,
 }

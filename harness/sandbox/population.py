@@ -62,6 +62,7 @@ CONSENT_CATEGORY = "http://open.epic.com/FHIR/StructureDefinition/consent-catego
 APPOINTMENT_SERVICE_CATEGORY = "http://open.epic.com/FHIR/StructureDefinition/appointment-service-category"
 COMMUNICATION_CATEGORY = "http://open.epic.com/FHIR/StructureDefinition/communication-category"
 SERVICE_REQUEST_CATEGORY = "http://open.epic.com/FHIR/StructureDefinition/service-request-category"
+VISIT_TYPE_SYSTEM = f"{EPIC_OID}.3.808267.11"
 QR_CONTEXT = "http://open.epic.com/FHIR/StructureDefinition/questionnaire-response-context"
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -876,7 +877,7 @@ def _appointments(b: _Builder) -> None:
                                 "value": str(31000 + index * 10 + number)}],
                 "status": status,
                 "serviceCategory": [concept(APPOINTMENT_SERVICE_CATEGORY, category, category_display)],
-                "serviceType": [concept(f"{EPIC_OID}.1.7.3.808267.11", "1004" if category == "appointment"
+                "serviceType": [concept(VISIT_TYPE_SYSTEM, "1004" if category == "appointment"
                                         else "2010", "Office Visit" if category == "appointment" else "Surgery")],
                 "description": "Office Visit" if category == "appointment" else "Knee arthroscopy",
                 "start": _instant(day, hour),
@@ -918,7 +919,7 @@ def _schedules_and_slots(b: _Builder) -> None:
             b.add({
                 "resourceType": "Slot",
                 "id": slot_id,
-                "serviceType": [concept(f"{EPIC_OID}.1.7.3.808267.11", "1004", "Office Visit")],
+                "serviceType": [concept(VISIT_TYPE_SYSTEM, "1004", "Office Visit")],
                 "schedule": ref("Schedule", sched_id),
                 "status": "busy" if number == 5 else "free",
                 "start": _instant(day, hour),
