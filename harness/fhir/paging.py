@@ -42,6 +42,7 @@ def follow_search(client: TenantClient, url: str, *, params: dict[str, str] | No
     seen_urls: set[str] = set()
     seen_ids: set[str] = set()
     totals: list[int] = []
+    duplicates: list[str] = []
     next_url: str | None = url
     kwargs: dict[str, Any] = {"params": params} if params else {}
     if method == "POST":
@@ -92,7 +93,7 @@ def follow_search(client: TenantClient, url: str, *, params: dict[str, str] | No
             on_this_page += 1
             rid = f"{resource.get('resourceType')}/{resource.get('id')}"
             if rid in seen_ids:
-                result.problems.append(f"{rid} appears twice across pages")
+                duplicates.append(rid)
             seen_ids.add(rid)
             if resource_type and resource.get("resourceType") not in (resource_type, "OperationOutcome") \
                     and mode != "include":
@@ -104,6 +105,8 @@ def follow_search(client: TenantClient, url: str, *, params: dict[str, str] | No
             if bundle["total"] != on_this_page and result.pages == 1 and _next_link(bundle) is None:
                 result.quirks.append(f"Bundle.total is {bundle['total']} but the page has {on_this_page} entries")
         next_url = _next_link(bundle)
+    if duplicates:
+        result.problems.append(f"{len(duplicates)} entries appear on more than one page (first: {duplicates[0]})")
     if totals and result.pages > 1 and totals[0] != len(result.resources):
         result.quirks.append(f"Bundle.total is {totals[0]} on page 1 but {len(result.resources)} entries came "
                              f"over {result.pages} pages (Epic's total counts the page, not the matches)")

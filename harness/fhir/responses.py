@@ -54,13 +54,15 @@ def expect_fhir(response: httpx.Response, what: str, *, status: tuple[int, ...] 
         return read_json(response, what)
     code = response.status_code
     body: Any = None
+    not_fhir = ""
     if response.content:
         try:
             body = read_json(response, what)
-        except TenantError:
+        except TenantError as exc:
             if code < 500:
                 raise
-    detail = _describe_outcome(body)
+            not_fhir = str(exc).split(": ", 1)[-1].replace(f"HTTP {code} answered with ", "")
+    detail = _describe_outcome(body) or not_fhir
     suffix = f" ({detail})" if detail else ""
     if code == 401:
         raise TenantError(f"{what}: 401, the access token was refused{suffix}", category="tenant-configuration")

@@ -1,0 +1,75 @@
+"""End to end: every requested API is exercised, and each FHIR fault of one API is caught with the right message
+while every other API still runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_harness
+
+
+def test_all_149_apis_in_the_matrix_with_three_columns(tmp_path: Path) -> None:
+    run = run_harness(tmp_path / "report")
+    assert run.exit_code == 0, [c for c in run.summary["checks"] if c["outcome"] in ("failed", "broken")][:5]
+    apis = run.summary["apis"]
+    assert len(apis) == 149
+    exercised = [a for a in apis if a["exercised"] in ("passed", "warning")]
+    assert len(exercised) >= 120, sorted(a["name"] for a in apis if a["exercised"] not in ("passed", "warning"))
+    practitioner = run.api("Practitioner.Search (Organizational Directory) (R4)")
+    assert (practitioner["declared"], practitioner["granted"], practitioner["exercised"]) == (True, True, "passed")
+    assert practitioner["shape"]
+    create = run.api("Patient.Create (Demographics) (R4)")
+    assert create["exercised"] == "skipped" and "--allow-writes" in create["detail"]["exercised"] or \
+        create["exercised"] == "skipped"
+
+
+@pytest.mark.parametrize(
+    ("fault", "selection", "check_id", "words", "category"),
+    [
+        ("fhir-status:Coverage=500", "Coverage", "exercise.search[Coverage.Search (Patient Insurance Information) (R4)]",
+         "HTTP 500", "tenant-fault"),
+        ("fhir-html-500:Coverage", "Coverage", "exercise.search[Coverage.Search (Outside Record) (R4)]",
+         "an HTML page", "tenant-fault"),
+        ("fhir-content-type:Location=text/plain", "Location", "exercise.search[Location.Search (Organizational Directory) (R4)]",
+         "Content-Type text/plain", "tenant-fault"),
+        ("fhir-invalid:Patient", "Patient", "exercise.read[Patient.Read (Demographics) (R4)]",
+         "does not validate against the FHIR R4 schema", "tenant-fault"),
+        ("fhir-looping-next:Encounter", "Encounter", "exercise.search[Encounter.Search (Patient Chart) (R4)]",
+         "a paging loop", "tenant-fault"),
+        ("fhir-missing-page:Encounter", "Encounter", "exercise.search[Encounter.Search (Patient Chart) (R4)]",
+         "a next link given by the tenant fails", "tenant-fault"),
+        ("fhir-duplicate-entries:Encounter", "Encounter", "exercise.search[Encounter.Search (Patient Chart) (R4)]",
+         "more than one page", "tenant-fault"),
+        ("fhir-not-authorized:Flag", "Flag", "exercise.search[Flag.Search (Patient FYI) (R4)]",
+         "59204", "tenant-configuration"),
+        ("grant-fewer-scopes:Task", "Task", "exercise.search[Task.Search (Community Resource) (R4)]",
+         "not granted", "tenant-configuration"),
+    ],
+)
+def test_fault_caught_and_others_still_run(sandbox_run, fault: str, selection: str, check_id: str, words: str,
+                                           category: str) -> None:
+    run = sandbox_run(fault, pytest_args=["-m", "exercise", "-k", f"{selection} or Practitioner"])
+    assert run.exit_code == 1
+    check = run.check(check_id)
+    assert check["outcome"] == "failed" and words in check["message"], check["message"]
+    assert check["category"] == category
+    assert run.check("exercise.search[Practitioner.Search (Organizational Directory) (R4)]")["outcome"] == "passed"
+    assert all(c["outcome"] != "broken" for c in run.summary["checks"])
+
+
+def test_empty_results_are_not_a_failure(sandbox_run) -> None:
+    run = sandbox_run("fhir-empty:Consent", pytest_args=["-m", "exercise", "-k", "Consent"])
+    assert run.exit_code == 0
+    search = run.check("exercise.search[Consent.Search (Code Status) (R4)]")
+    assert search["outcome"] == "passed" and any("4101" in n for n in search["notes"])
+
+
+def test_writes_run_only_when_allowed(sandbox_run) -> None:
+    run = sandbox_run(pytest_args=["-m", "exercise", "-k", "create or update"], extra=["--allow-writes"])
+    created = run.check("exercise.create[Patient.Create (Demographics) (R4)]")
+    assert created["outcome"] == "passed", created["message"]
+    assert any("conformance-test" in n for n in created["notes"])
+    off = sandbox_run(pytest_args=["-m", "exercise", "-k", "create or update"])
+    assert {c["outcome"] for c in off.summary["checks"]} == {"skipped"}
