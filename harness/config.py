@@ -42,6 +42,7 @@ class AuthConfig:
 class CheckSettings:
     negative_auth: bool
     allow_writes: bool = False
+    page_size: int | None = None  # _count sent with every search; None lets the tenant choose (Epic: 1000)
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,9 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     negative = checks_table.get("negative_auth", environment != "production")
     if not isinstance(negative, bool):
         raise ConfigError(f, "checks.negative_auth", "must be true or false")
+    page_size = checks_table.get("page_size")
+    if page_size is not None and (not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1):
+        raise ConfigError(f, "checks.page_size", "must be a whole number of entries per page, at least 1")
     test_data = data.get("test_data", {})
     if not isinstance(test_data, dict):
         raise ConfigError(f, "test_data", "must be a table")
@@ -277,7 +281,8 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
         auth=_load_auth(data.get("auth"), file=f, base=file.parent if file else None),
         requested=requested,
         test_data=test_data,
-        checks=CheckSettings(negative_auth=negative, allow_writes=allow_writes and environment != "production"),
+        checks=CheckSettings(negative_auth=negative, allow_writes=allow_writes and environment != "production",
+                             page_size=page_size),
         file=file,
     )
 

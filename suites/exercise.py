@@ -43,6 +43,8 @@ def probe_params(api: Api, tenant: Tenant) -> dict[str, str]:
         pytest.skip(str(exc))
     if params is None:
         pytest.skip(f"no probe data for {api.name}: add a [search] row to the probe data")
+    if tenant.checks.page_size and "_count" not in params:
+        params = {**params, "_count": str(tenant.checks.page_size)}
     return params
 
 

@@ -71,7 +71,7 @@ def test_fhir_token_checks(sandbox_run) -> None:
 def test_negative_checks_off_for_production_style_tenant(sandbox_run, tmp_path) -> None:
     from tests.conftest import SANDBOX_TENANT
 
-    text = SANDBOX_TENANT.read_text().replace('[apis]', '[checks]\nnegative_auth = false\n\n[apis]')
+    text = SANDBOX_TENANT.read_text().replace('[checks]\n', '[checks]\nnegative_auth = false\n')
     text = text.replace('"keys/', f'"{SANDBOX_TENANT.parent}/keys/').replace(
         '"sandbox-app.jwks.json"', f'"{SANDBOX_TENANT.parent}/sandbox-app.jwks.json"')
     tenant = tmp_path / "t.toml"
