@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from sandbox_helpers import TestClient, bearer, get_token, sandbox_client
 
+from harness.fhir.validation import validator_for
+
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "harness" / "catalog" / "data"
 PROBES = CATALOG / "probes.toml"
@@ -108,6 +110,7 @@ def test_probe_answers_200_with_the_right_resource_type(client, api: Api) -> Non
         assert response.status_code == 200, response.text
         assert response.json()["resourceType"] == api.resource
         assert response.json()["id"] == spec["id"]
+        assert validator_for(api.version).validate(response.json()) == []
         return
     response = sandbox.get(base, params=spec, headers=headers)
     assert response.status_code == 200, response.text
@@ -116,6 +119,7 @@ def test_probe_answers_200_with_the_right_resource_type(client, api: Api) -> Non
     matches = [entry for entry in bundle["entry"] if entry["search"]["mode"] == "match"]
     assert matches, f"{api.name}: the probe {spec} finds nothing"
     assert {entry["resource"]["resourceType"] for entry in matches} == {api.resource}
+    assert validator_for(api.version).validate(bundle) == []
     if api.interaction == "read":
         first = matches[0]["resource"]["id"]
         read = sandbox.get(f"{base}/{first}", headers=headers)
