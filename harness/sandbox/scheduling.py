@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -35,15 +36,19 @@ VISIT_TYPE_SYSTEM_SUFFIX = ".7.3.808267.11"
 
 
 class Proposals:
-    """Appointments proposed by ``$find`` and not booked yet: id -> (appointment, slot id)."""
+    """Appointments proposed by ``$find`` and not booked yet: id -> (appointment, slot id). Only
+    the most recent ``capacity`` proposals are kept, as Epic keeps them only for a while."""
 
-    def __init__(self) -> None:
-        self._items: dict[str, tuple[dict[str, Any], str]] = {}
+    def __init__(self, capacity: int = 2000) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, appointment: dict[str, Any], slot_id: str) -> None:
         with self._lock:
             self._items[appointment["id"]] = (appointment, slot_id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
 
     def take(self, appointment_id: str) -> tuple[dict[str, Any], str] | None:
         with self._lock:

@@ -154,3 +154,13 @@ def test_book_refuses_unknown_ids(authorised) -> None:
 def test_scheduling_operations_are_stu3_only(authorised) -> None:
     client, headers = authorised
     assert client.post("/api/FHIR/R4/Appointment/$find", json=_find(), headers=headers).status_code == 501
+
+
+def test_only_recent_proposals_are_kept() -> None:
+    from harness.sandbox.scheduling import Proposals
+
+    proposals = Proposals(capacity=2)
+    for number in range(3):
+        proposals.add({"id": f"a{number}"}, f"slot{number}")
+    assert proposals.take("a0") is None
+    assert proposals.take("a2") == ({"id": "a2"}, "slot2")
