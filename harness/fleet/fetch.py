@@ -16,6 +16,8 @@ Every failure gets one class:
 ``http-other``  any other status that is not 2xx (401, 403, 429 after the retries, redirect loops)
 ``not-json``  a 2xx body that is not a JSON object (XML, text, a JSON array)
 ``html``  a 2xx HTML page (a login portal, a proxy's error page)
+``wrong-document``  a JSON object, but not the document asked for (``/metadata`` answering with
+    something other than a CapabilityStatement or Conformance); judged by the run, not here
 ``malformed-address``  the address cannot be requested at all
 """
 
@@ -37,8 +39,9 @@ import httpx
 from harness import __version__
 
 OK = "ok"
+WRONG_DOCUMENT = "wrong-document"
 FAILURES = ("dns", "tls", "connect", "timeout", "http-404", "http-5xx", "http-other", "not-json", "html",
-            "malformed-address")
+            WRONG_DOCUMENT, "malformed-address")
 RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
 FHIR_JSON = "application/fhir+json"
 JSON = "application/json"

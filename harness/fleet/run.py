@@ -4,6 +4,7 @@ independently and concurrently, and what they say."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -26,22 +27,49 @@ from harness.fleet.analyse import (
     supported_profile_count,
 )
 from harness.fleet.directory import Directory, Target
-from harness.fleet.fetch import FHIR_JSON, JSON, FetchOptions, Fetched, Fetcher
+from harness.fleet.fetch import FHIR_JSON, JSON, WRONG_DOCUMENT, FetchOptions, Fetched, Fetcher
 from harness.fleet.release import parse_release
 
 FORMAT = "epic-harness-fleet/1"
 SMART_CONFIGURATION = ".well-known/smart-configuration"
-WRONG_DOCUMENT = "wrong-document"
 
 #: tenant status: both documents answered, one did, neither did, or the address is malformed
 STATUSES = ("ok", "partial", "failed", "malformed-address")
 
 
+@dataclass(frozen=True)
+class Statement:
+    """What the fleet keeps of a CapabilityStatement once it is read (the document itself is dropped)."""
+
+    software_name: str | None
+    software_version: str | None
+    release_date: str | None
+    fhir_version: str | None
+    fingerprint: str | None
+    resource_count: int | None
+    supported_profiles: int | None
+
+    @classmethod
+    def of(cls, capability: dict[str, Any]) -> Statement:
+        software = capability.get("software") if isinstance(capability.get("software"), dict) else {}
+        fhir_version = capability.get("fhirVersion")
+
+        def text(value: Any) -> str | None:
+            return value if isinstance(value, str) else None
+
+        return cls(text(software.get("name")), text(software.get("version")), text(software.get("releaseDate")),
+                   text(fhir_version), fingerprint(capability), resource_count(capability),
+                   supported_profile_count(capability))
+
+
 @dataclass
 class TenantResult:
+    """One distinct address: what each document did, and what the fleet read from them."""
+
     target: Target
     metadata: Fetched | None = None
     smart: Fetched | None = None
+    statement: Statement | None = None
     coverage: Coverage | None = None
     readiness: Readiness | None = None
 
@@ -69,15 +97,13 @@ class TenantResult:
         return None
 
     @property
-    def capability(self) -> dict[str, Any] | None:
-        return self.metadata.body if self.metadata is not None and self.metadata.ok else None
+    def fhir_release(self) -> str | None:
+        """R4, STU3 or DSTU2: from the address, else from the statement's fhirVersion."""
+        return self.target.address.release or fhir_release(self.statement.fhir_version if self.statement else None)
 
     def as_dict(self) -> dict[str, Any]:
-        target, capability = self.target, self.capability
-        software = capability.get("software") if capability and isinstance(capability.get("software"), dict) else {}
-        version = software.get("version") if isinstance(software.get("version"), str) else None
-        release = parse_release(version)
-        fhir_version = capability.get("fhirVersion") if capability else None
+        target, st = self.target, self.statement
+        release = parse_release(st.software_version) if st else None
         unanswered = {"url": None, "outcome": "malformed-address", "http_status": None, "content_type": None,
                       "detail": target.address.problem, "attempts": 0, "elapsed_s": 0.0}
         elapsed = sum(d.elapsed_s for d in (self.metadata, self.smart) if d is not None)
@@ -96,21 +122,17 @@ class TenantResult:
             "failure": self.failure,
             "metadata": self.metadata.as_dict() if self.metadata else dict(unanswered),
             "smart_configuration": self.smart.as_dict() if self.smart else dict(unanswered),
-            "software": {
-                "name": software.get("name"),
-                "version": version,
-                "release_date": software.get("releaseDate"),
-            } if capability else None,
+            "software": {"name": st.software_name, "version": st.software_version,
+                         "release_date": st.release_date} if st else None,
             "release": release.label if release else None,
             "release_sort": release.as_list() if release else None,
-            "fhir_version": fhir_version if isinstance(fhir_version, str) else None,
-            "fhir_release": target.address.release or fhir_release(fhir_version if isinstance(fhir_version, str)
-                                                                   else None),
+            "fhir_version": st.fhir_version if st else None,
+            "fhir_release": self.fhir_release,
             "coverage": self.coverage.as_dict() if self.coverage else None,
             "readiness": self.readiness.as_dict() if self.readiness else None,
-            "fingerprint": fingerprint(capability),
-            "resource_count": resource_count(capability),
-            "supported_profiles": supported_profile_count(capability),
+            "fingerprint": st.fingerprint if st else None,
+            "resource_count": st.resource_count if st else None,
+            "supported_profiles": st.supported_profiles if st else None,
             "elapsed_s": round(elapsed, 4),
         }
 
@@ -173,32 +195,44 @@ def stats(tenants: Sequence[dict[str, Any]], *, wall_s: float, entries: int, req
     }
 
 
-def _base_url(url: str, document: str) -> str:
-    return f"{url}/{document}"
+class _Analyser:
+    """Reads each tenant's documents as they arrive; coverage is computed once per shape."""
+
+    def __init__(self, requested: RequestedApis) -> None:
+        self.requested = requested
+        self._coverage: dict[tuple[str | None, str | None], Coverage | None] = {}
+
+    def __call__(self, result: TenantResult, metadata: Fetched, smart: Fetched) -> TenantResult:
+        capability = metadata.body if metadata.ok else None
+        if capability is not None and not is_capability_statement(capability):
+            kind = capability.get("resourceType")
+            metadata = dataclasses.replace(
+                metadata, outcome=WRONG_DOCUMENT, body=None,
+                detail=f"a JSON {kind or 'object without resourceType'} where a CapabilityStatement was expected")
+            capability = None
+        if capability is not None:
+            result.statement = Statement.of(capability)
+            key = (result.statement.fingerprint, result.fhir_release)
+            if key not in self._coverage:  # the shape holds everything coverage reads
+                self._coverage[key] = coverage(self.requested, result.fhir_release, capability)
+            result.coverage = self._coverage[key]
+        result.readiness = readiness(smart.body if smart.ok else None)
+        # keep what was read, not the documents: a fleet's statements are hundreds of megabytes parsed
+        result.metadata = dataclasses.replace(metadata, body=None)
+        result.smart = dataclasses.replace(smart, body=None)
+        return result
 
 
-async def _fetch_tenant(fetcher: Fetcher, target: Target, requested: RequestedApis) -> TenantResult:
+async def _fetch_tenant(fetcher: Fetcher, target: Target, analyse: _Analyser) -> TenantResult:
     result = TenantResult(target)
     if target.address.malformed or target.address.url is None:
         return result
     url = target.address.url
     metadata, smart = await asyncio.gather(
-        fetcher.get_json("metadata", _base_url(url, "metadata"), FHIR_JSON),
-        fetcher.get_json("smart-configuration", _base_url(url, SMART_CONFIGURATION), JSON),
+        fetcher.get_json("metadata", f"{url}/metadata", FHIR_JSON),
+        fetcher.get_json("smart-configuration", f"{url}/{SMART_CONFIGURATION}", JSON),
     )
-    if metadata.ok and not is_capability_statement(metadata.body):
-        kind = (metadata.body or {}).get("resourceType")
-        metadata = Fetched(metadata.name, metadata.url, WRONG_DOCUMENT, metadata.http_status, metadata.content_type,
-                           f"a JSON {kind or 'object without resourceType'} where a CapabilityStatement was expected",
-                           metadata.attempts, metadata.elapsed_s)
-    result.metadata, result.smart = metadata, smart
-    release = target.address.release
-    if release is None and metadata.ok:
-        fhir_version = metadata.body.get("fhirVersion") if metadata.body else None
-        release = fhir_release(fhir_version if isinstance(fhir_version, str) else None)
-    result.coverage = coverage(requested, release, metadata.body if metadata.ok else None)
-    result.readiness = readiness(smart.body if smart.ok else None)
-    return result
+    return analyse(result, metadata, smart)
 
 
 async def run_fleet_async(
@@ -213,9 +247,10 @@ async def run_fleet_async(
     options = options or FetchOptions()
     run = FleetRun(directory=directory, requested=requested, options=options)
     started = time.monotonic()
+    analyse = _Analyser(requested)
     async with Fetcher(options, transport=transport) as fetcher:
         async def one(index: int, target: Target) -> tuple[int, TenantResult]:
-            result = await _fetch_tenant(fetcher, target, requested)
+            result = await _fetch_tenant(fetcher, target, analyse)
             if progress is not None:
                 progress(result)
             return index, result

@@ -223,3 +223,35 @@ def test_concurrency_is_bounded():
 
     asyncio.run(go())
     assert max(peak) == 3
+
+
+def test_a_run_keeps_the_two_documents_independent_and_rejects_wrong_documents():
+    """Through run_fleet with a mock transport: metadata answers an OperationOutcome, the
+    smart-configuration answers; another tenant the other way round."""
+    from harness.catalog import load_named_set
+    from harness.fleet.directory import distinct_targets, parse_directory
+    from harness.fleet.run import run_fleet
+
+    def handler(request):
+        if request.url.host == "a.example.org":
+            if request.url.path.endswith("/metadata"):
+                return httpx.Response(200, json={"resourceType": "OperationOutcome", "issue": []})
+            return httpx.Response(200, json={"grant_types_supported": ["client_credentials"]})
+        if request.url.path.endswith("/metadata"):
+            return httpx.Response(200, json={"resourceType": "CapabilityStatement", "fhirVersion": "4.0.1",
+                                             "software": {"name": "Epic", "version": "toukokuu 2022",
+                                                          "releaseDate": "2024-06-05"}, "rest": []})
+        return httpx.Response(500)
+
+    directory = parse_directory("https://a.example.org/api/FHIR/R4\nhttps://b.example.org/api/FHIR/R4\n")
+    run = run_fleet(directory, distinct_targets(directory), load_named_set("careforce-phoenix"),
+                    FetchOptions(per_host_rps=None, retries=0), transport=httpx.MockTransport(handler))
+    a, b = run.tenant_dicts()
+    assert (a["status"], a["metadata"]["outcome"], a["smart_configuration"]["outcome"]) == ("partial", "wrong-document", "ok")
+    assert "OperationOutcome" in a["metadata"]["detail"] and a["coverage"] is None
+    assert a["readiness"] == {"private_key_jwt": None, "client_credentials": True,
+                              "client_confidential_asymmetric": None, "ready": None}
+    assert (b["status"], b["metadata"]["outcome"], b["smart_configuration"]["outcome"]) == ("partial", "ok", "http-5xx")
+    assert b["release"] == "May 2022" and b["software"]["release_date"] == "2024-06-05"
+    assert b["coverage"]["declared"] == 0 and len(b["coverage"]["missing"]) == b["coverage"]["judged"] == 108
+    assert all(t.metadata.body is None and t.smart.body is None for t in run.tenants)  # documents not kept
