@@ -7,6 +7,7 @@ of every exchange for the report.
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -16,11 +17,38 @@ import httpx
 
 from harness.config import Tenant, is_loopback
 from harness.errors import OriginError, TenantError
+from harness.ratelimit import RateLimiter
 from harness.scrub import SecretRegistry, scrub_body, scrub_headers
 
 FHIR_JSON = "application/fhir+json"
 MAX_LOGGED_BODY = 20_000
 USER_AGENT = "epic-fhir-harness"
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+BACKOFF_BASE = 0.5
+
+
+def is_idempotent(method: str, url: str) -> bool:
+    """Only these are retried: a create, update, $book or token request may have been received."""
+    return method in IDEMPOTENT or (method == "POST" and urlsplit(url).path.endswith("/_search"))
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+class TransportFault(TenantError):
+    """The connection failed or timed out: nothing usable came back."""
 
 
 def origin_of(url: str) -> str:
@@ -52,11 +80,17 @@ class Exchange:
 
 class TenantClient:
     def __init__(self, tenant: Tenant, *, secrets: SecretRegistry | None = None,
-                 transport: httpx.BaseTransport | None = None, timeout: float = 30.0) -> None:
+                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.tenant = tenant
+        self.settings = tenant.client
         self.secrets = secrets or SecretRegistry()
-        self.http = httpx.Client(transport=transport, timeout=httpx.Timeout(timeout, connect=10.0),
+        self.http = httpx.Client(transport=transport,
+                                 timeout=httpx.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
                                  headers={"User-Agent": USER_AGENT}, follow_redirects=False)
+        self.limiter = RateLimiter(self.settings.rate_per_second)
+        self._sleep = sleep
+        self.retries = 0
+        self.retry_wait = 0.0
         self._origins = {origin_of(tenant.base_url)} | {origin_of(u) for u in tenant.fhir_bases.values()}
         self._token_source: Callable[[], str] | None = None
         self._invalidate: Callable[[], None] | None = None
@@ -110,28 +144,83 @@ class TenantClient:
         return response
 
     def _send(self, method: str, url: str, headers: dict[str, str], kw: dict[str, Any]) -> httpx.Response:
+        retryable = is_idempotent(method, url)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._send_once(method, url, headers, kw)
+            except TransportFault:
+                if not retryable or attempt > self.settings.max_retries:
+                    raise
+                self._wait(self._backoff(attempt))
+                continue
+            status = response.status_code
+            if retryable and attempt <= self.settings.max_retries and (status == 429 or status >= 500):
+                hinted = retry_after_seconds(response) if status in (429, 503) else None
+                if hinted is None or hinted <= self.settings.retry_after_cap:
+                    self._wait(hinted if hinted is not None else self._backoff(attempt))
+                    continue
+            return response
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.settings.retry_after_cap, BACKOFF_BASE * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+
+    def _wait(self, seconds: float) -> None:
+        self.retries += 1
+        self.retry_wait += seconds
+        self._sleep(seconds)
+
+    def _send_once(self, method: str, url: str, headers: dict[str, str], kw: dict[str, Any]) -> httpx.Response:
         request = self.http.build_request(method, url, headers=headers, **kw)
         body = request.content.decode("utf-8", "replace") if request.content else ""
         entry = Exchange(method=method, url=self.secrets.scrub_text(url),
                          request_headers=scrub_headers(request.headers.items(), self.secrets),
                          request_body=scrub_body(body[:MAX_LOGGED_BODY], request.headers.get("content-type"), self.secrets))
         self.log.append(entry)
+        self.limiter.acquire()
         self.requests_sent += 1
         started = time.perf_counter()
         try:
-            response = self.http.send(request)
+            streamed = self.http.send(request, stream=True)
+            try:
+                content = self._read_bounded(streamed, started, entry)
+            finally:
+                streamed.close()
         except httpx.TimeoutException as exc:
             entry.error = f"timed out: {exc.__class__.__name__}"
-            raise TenantError(f"{method} {entry.url} timed out ({exc.__class__.__name__})") from None
+            raise TransportFault(f"{method} {entry.url} timed out ({exc.__class__.__name__}, "
+                                 f"read timeout {self.settings.read_timeout:g} s)") from None
         except httpx.HTTPError as exc:
             entry.error = f"{exc.__class__.__name__}: {exc}"
-            raise TenantError(f"{method} {entry.url} failed: {exc.__class__.__name__}: {exc}") from None
+            raise TransportFault(f"{method} {entry.url} failed: {exc.__class__.__name__}: {exc}") from None
         finally:
             entry.elapsed_ms = (time.perf_counter() - started) * 1000
+        response_headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() != "content-encoding"]
+        response = httpx.Response(streamed.status_code, headers=response_headers, content=content, request=request)
         entry.status = response.status_code
         entry.response_headers = scrub_headers(response.headers.items(), self.secrets)
-        entry.response_body = scrub_body(response.text[:MAX_LOGGED_BODY], response.headers.get("content-type"), self.secrets)
+        entry.response_body = scrub_body(response.content[:MAX_LOGGED_BODY].decode("utf-8", "replace"),
+                                         response.headers.get("content-type"), self.secrets)
         return response
+
+    def _read_bounded(self, response: httpx.Response, started: float, entry: Exchange) -> bytes:
+        """The whole body, unless it is larger than the cap or drips slower than the deadline allows."""
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.settings.max_response_bytes:
+                entry.error = "response too large"
+                raise TenantError(f"{entry.method} {entry.url}: the response exceeds "
+                                  f"{self.settings.max_response_bytes:,} bytes; stopped reading", category="tenant-fault")
+            if time.perf_counter() - started > self.settings.request_deadline:
+                entry.error = "response too slow"
+                raise TenantError(f"{entry.method} {entry.url}: the response was still arriving after "
+                                  f"{self.settings.request_deadline:g} s (a slow drip); stopped reading",
+                                  category="tenant-fault")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def close(self) -> None:
         self.http.close()

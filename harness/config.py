@@ -18,7 +18,7 @@ Environment = Literal["production", "non-production"]
 ENVIRONMENTS = ("production", "non-production")
 FHIR_PATHS = {"R4": "api/FHIR/R4", "STU3": "api/FHIR/STU3", "DSTU2": "api/FHIR/DSTU2"}
 
-_TOP_LEVEL = {"name", "environment", "base_url", "fhir", "auth", "apis", "test_data", "checks", "cassettes", "gate"}
+_TOP_LEVEL = {"name", "environment", "base_url", "fhir", "auth", "apis", "test_data", "checks", "cassettes", "gate", "client"}
 _AUTH_FIELDS = {
     "client_id", "client_id_env", "private_key", "private_key_env", "kid", "algorithm",
     "jwks", "jwks_url", "jku", "scope", "token_endpoint",
@@ -46,6 +46,20 @@ class CheckSettings:
 
 
 @dataclass(frozen=True)
+class ClientSettings:
+    """How the harness treats the tenant: never hammer it, never hang on it."""
+
+    rate_per_second: float = 5.0  # Epic publishes no limit; a conservative default
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    request_deadline: float = 60.0  # a whole response, however slowly it drips
+    max_retries: int = 3
+    retry_after_cap: float = 30.0
+    max_response_bytes: int = 50_000_000
+    run_timeout: float = 3600.0
+
+
+@dataclass(frozen=True)
 class CassetteSettings:
     scrub_patient_data: bool = False
     pseudonym_key: bytes = field(default=b"", repr=False)
@@ -65,6 +79,7 @@ class Tenant:
     file: Path | None = None
     cassettes: CassetteSettings = field(default_factory=CassetteSettings)
     policy: Any = None  # harness.gate.GatePolicy
+    client: ClientSettings = field(default_factory=ClientSettings)
 
     @property
     def is_production(self) -> bool:
@@ -215,6 +230,32 @@ def _load_fhir_bases(base_url: str, table: Any, *, file: str | None) -> dict[str
     return bases
 
 
+def _load_client(table: Any, *, file: str | None) -> ClientSettings:
+    if table is None:
+        return ClientSettings()
+    if not isinstance(table, dict):
+        raise ConfigError(file, "client", "must be a table")
+    from harness.ratelimit import parse_rate
+
+    numbers = {"connect_timeout", "read_timeout", "request_deadline", "retry_after_cap", "run_timeout"}
+    integers = {"max_retries", "max_response_bytes"}
+    unknown = set(table) - numbers - integers - {"rate_limit"}
+    if unknown:
+        raise ConfigError(file, f"client.{sorted(unknown)[0]}", "unknown field; known fields: rate_limit, "
+                          + ", ".join(sorted(numbers | integers)))
+    values: dict[str, Any] = {}
+    if "rate_limit" in table:
+        values["rate_per_second"] = parse_rate(table["rate_limit"], file=file)
+    for key in numbers | integers:
+        if key in table:
+            value = table[key]
+            ok = isinstance(value, int) if key in integers else isinstance(value, (int, float))
+            if not ok or isinstance(value, bool) or value < 0:
+                raise ConfigError(file, f"client.{key}", f"must be a non-negative {'whole ' if key in integers else ''}number")
+            values[key] = value
+    return ClientSettings(**values)
+
+
 def _load_cassettes(table: Any, *, file: str | None) -> CassetteSettings:
     if table is None:
         return CassetteSettings()
@@ -272,6 +313,7 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     policy = parse_policy(data.get("gate"), file=f, known_apis={a.name for a in requested.apis},
                           known_groups={g.name for g in requested.groups})
     return Tenant(
+        client=_load_client(data.get("client"), file=f),
         policy=policy,
         cassettes=_load_cassettes(data.get("cassettes"), file=f),
         name=name or "",

@@ -45,6 +45,7 @@ class RunState:
         self.client = TenantClient(tenant, secrets=self.secrets)
         self.discovery = Discovery(self.client, tenant)
         self.started = datetime.now(timezone.utc)
+        self.monotonic_start = time.monotonic()
         self.results: dict[str, CheckResult] = {}
         self._provider: TokenProvider | None = None
         self._grants: Grants | None = None
@@ -295,6 +296,9 @@ def _check_report(request: pytest.FixtureRequest) -> Iterator[None]:
     group = state.tenant.requested.group_of[api.name].name if api is not None else None
     allure_labels.label_test(info, api, group, request.node.nodeid)
     request.node.stash[LOG_START] = len(state.client.log)
+    budget = state.tenant.client.run_timeout
+    if time.monotonic() - state.monotonic_start > budget:
+        pytest.skip(f"the run's time budget ({budget:g} s, client.run_timeout) is spent")
     yield
 
 
@@ -427,7 +431,10 @@ def build_results(state: RunState) -> RunResults:
         requested_set=state.tenant.requested.name, checks=checks, apis=rows,
         gate=compute(GateInput(checks, rows, state.policy or GatePolicy(), state.baseline)),
         stats={"requests_sent": state.client.requests_sent,
-               "token_requests": state._provider.requests_sent if state._provider else 0},
+               "token_requests": state._provider.requests_sent if state._provider else 0,
+               "retries": state.client.retries, "retry_wait_s": round(state.client.retry_wait, 2),
+               "rate_limit_wait_s": round(state.client.limiter.waited, 2),
+               "rate_limit_per_s": state.tenant.client.rate_per_second},
     )
 
 
@@ -473,6 +480,10 @@ def _print_outcome(results: RunResults, state: RunState, console: Any) -> None:
     for check in results.checks:
         if check.outcome in ("failed", "broken"):
             console.print(f"[red]{check.outcome}[/] {check.id}: {check.message}", markup=True, highlight=False)
+    stats = results.stats
+    console.print(f"requests: {stats.get('requests_sent')} sent, {stats.get('retries')} retried "
+                  f"({stats.get('retry_wait_s')} s waited), {stats.get('rate_limit_wait_s')} s waited for the "
+                  f"rate limit of {stats.get('rate_limit_per_s'):g}/s, {stats.get('token_requests')} token request(s)")
     console.print(f"reports: {state.report_dir}")
 
 
