@@ -13,6 +13,7 @@ from harness.errors import HarnessError
 
 EXIT_OK, EXIT_USAGE = 0, 2
 DEFAULT_SET = "careforce-phoenix"
+MAX_CHANGE_LINES = 20
 
 
 def _positive_int(text: str) -> int:
@@ -190,6 +191,10 @@ def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
         for change in report["changes"]:
             counts[change["kind"]] = counts.get(change["kind"], 0) + 1
         lines.append(f"changes since the baseline: {_counts(counts)}")
+        shown = report["changes"][:MAX_CHANGE_LINES]
+        lines.extend(f"  {c['kind']}: {c['tenant']}: {c['detail']}" for c in shown)
+        if len(report["changes"]) > len(shown):
+            lines.append(f"  ... {len(report['changes']) - len(shown)} more in fleet-changes.json")
     lines.append(f"report: {report_dir} (fleet.json, fleet.csv, fleet.html, allure-results/)")
     return lines
 

@@ -285,7 +285,7 @@ def build_fleet(seed: int = 7, size: int = 420, *, slow: int = 0, slow_delay: fl
 
 # --- serving ------------------------------------------------------------------------------------
 
-_TENANT_PATH = re.compile(r"^/t/([^/]+)(/.*)?$")
+_TENANT_PATH = re.compile(r"^/t/([^/]+)(/.*)?$", re.IGNORECASE)
 _FHIR_PREFIX = re.compile(r"^/api/fhir/(r4|stu3|dstu2)(?=/|$)", re.IGNORECASE)
 _METADATA = re.compile(r"^/api/FHIR/(R4|STU3|DSTU2)/metadata$")
 _SMART = re.compile(r"^/api/FHIR/(R4|STU3|DSTU2)/\.well-known/smart-configuration$")
@@ -586,3 +586,36 @@ def write_endpoint_directory(spec: FleetSpec, base_url: str, path: str | Path, *
     bundle = endpoint_directory(spec, base_url, **options)
     file.write_text(json.dumps(bundle, indent=1, ensure_ascii=False) + "\n", "utf-8")
     return file
+
+
+def serve_fleet(host: str, port: int, spec: FleetSpec) -> None:
+    """Serve the fleet until interrupted."""
+    import uvicorn
+
+    logging.getLogger("uvicorn.error").addFilter(_QUIET)
+    uvicorn.run(FleetApp(spec), host=host, port=port, access_log=False, log_level="info", lifespan="off",
+                server_header=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m harness.sandbox.fleet``: write the directory, then serve the fleet."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m harness.sandbox.fleet", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--size", type=int, default=420)
+    parser.add_argument("--slow", type=int, default=0)
+    parser.add_argument("--directory", default="fleet-endpoints.json", help="where to write the endpoint directory")
+    args = parser.parse_args(argv)
+    spec = build_fleet(seed=args.seed, size=args.size, slow=args.slow)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    path = write_endpoint_directory(spec, f"http://{host}:{args.port}", args.directory)
+    print(f"sandbox fleet: {len(spec.tenants)} tenants at http://{host}:{args.port}/t/<name>; directory {path}")
+    serve_fleet(args.host, args.port, spec)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

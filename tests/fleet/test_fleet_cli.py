@@ -101,6 +101,15 @@ def test_run_over_a_sandbox_fleet_then_against_its_own_baseline(small_fleet, tmp
     assert json.loads((second / "fleet-changes.json").read_text("utf-8")) == {"counts": {}, "changes": []}
     assert "Changes since the baseline" in (second / "fleet.html").read_text("utf-8")
 
+    upgraded = next(t for t in small_fleet.spec.tenants if t.variation == "current")
+    small_fleet.load(small_fleet.spec.replace(upgraded.name, release="May 2027"))
+    third = tmp_path / "third"
+    assert fleet("--endpoints", str(endpoints), "--report-dir", str(third), "--baseline",
+                 str(second / "fleet.json"), *FAST) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "changes since the baseline: release-upgraded 1" in out
+    assert f"  release-upgraded: {upgraded.organizations[0]}: {upgraded.release} -> May 2027" in out
+
 
 def test_plain_url_list_and_limit(small_fleet, tmp_path, capsys):
     names = [t.name for t in small_fleet.spec.tenants[:5]]
