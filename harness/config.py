@@ -18,7 +18,7 @@ Environment = Literal["production", "non-production"]
 ENVIRONMENTS = ("production", "non-production")
 FHIR_PATHS = {"R4": "api/FHIR/R4", "STU3": "api/FHIR/STU3", "DSTU2": "api/FHIR/DSTU2"}
 
-_TOP_LEVEL = {"name", "environment", "base_url", "fhir", "auth", "apis", "test_data", "checks", "cassettes", "gate", "client"}
+_TOP_LEVEL = {"name", "environment", "base_url", "fhir", "auth", "apis", "test_data", "checks", "cassettes", "gate", "client", "probing"}
 _AUTH_FIELDS = {
     "client_id", "client_id_env", "private_key", "private_key_env", "kid", "algorithm",
     "jwks", "jwks_url", "jku", "scope", "token_endpoint",
@@ -60,6 +60,12 @@ class ClientSettings:
 
 
 @dataclass(frozen=True)
+class ProbingSettings:
+    examples: int = 10  # per search API; 0 turns probing off (always off in production)
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
 class CassetteSettings:
     scrub_patient_data: bool = False
     pseudonym_key: bytes = field(default=b"", repr=False)
@@ -80,6 +86,7 @@ class Tenant:
     cassettes: CassetteSettings = field(default_factory=CassetteSettings)
     policy: Any = None  # harness.gate.GatePolicy
     client: ClientSettings = field(default_factory=ClientSettings)
+    probing: ProbingSettings = field(default_factory=ProbingSettings)
 
     @property
     def is_production(self) -> bool:
@@ -230,6 +237,21 @@ def _load_fhir_bases(base_url: str, table: Any, *, file: str | None) -> dict[str
     return bases
 
 
+def _load_probing(table: Any, environment: str, *, file: str | None) -> ProbingSettings:
+    table = table or {}
+    if not isinstance(table, dict):
+        raise ConfigError(file, "probing", "must be a table")
+    unknown = set(table) - {"examples", "seed"}
+    if unknown:
+        raise ConfigError(file, f"probing.{sorted(unknown)[0]}", "unknown field; known fields: examples, seed")
+    for key in ("examples", "seed"):
+        value = table.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ConfigError(file, f"probing.{key}", "must be a non-negative whole number")
+    examples = table.get("examples", 10)
+    return ProbingSettings(examples=0 if environment == "production" else examples, seed=table.get("seed"))
+
+
 def _load_client(table: Any, *, file: str | None) -> ClientSettings:
     if table is None:
         return ClientSettings()
@@ -313,6 +335,7 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     policy = parse_policy(data.get("gate"), file=f, known_apis={a.name for a in requested.apis},
                           known_groups={g.name for g in requested.groups})
     return Tenant(
+        probing=_load_probing(data.get("probing"), str(environment), file=f),
         client=_load_client(data.get("client"), file=f),
         policy=policy,
         cassettes=_load_cassettes(data.get("cassettes"), file=f),

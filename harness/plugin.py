@@ -32,6 +32,7 @@ AREA_MARKERS = {
     "auth": "SMART Backend Services: the app's credentials and the token endpoint",
     "coverage": "requested APIs declared and granted",
     "exercise": "requested APIs called and their answers judged",
+    "probing": "property-based probing of search APIs with odd and hostile input",
 }
 
 

@@ -1,0 +1,91 @@
+"""Property-based probing: bad input gets a clean 4xx with an OperationOutcome, never a 5xx, an HTML page or silence.
+
+Each requested search API is probed with hypothesis, within a small budget from the tenant file
+(``[probing] examples``, ``seconds``; zero in production). The seed is printed for reproduction;
+a failing example is shrunk and reported with a copy-paste curl line.
+"""
+
+from __future__ import annotations
+
+import random
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
+from harness.catalog import Api
+from harness.checks import CheckContext, CheckFailed, check
+from harness.client import TenantClient
+from harness.config import Tenant
+from harness.discovery import Discovery
+from harness.fhir.responses import FHIR_MEDIA_TYPES
+from harness.probing import ProbeCase, cases, curl, search_parameters
+from suites.exercise import probe_params
+
+INVALID_INPUT_CODES = (400, 404, 422)
+
+
+class ProbeFailure(AssertionError):
+    pass
+
+
+def judge(response: httpx.Response, case: ProbeCase, ignored: list[str]) -> None:
+    status = response.status_code
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if status >= 500:
+        raise ProbeFailure(f"HTTP {status} for a {case.kind} query")
+    if status >= 400 and media not in FHIR_MEDIA_TYPES:
+        raise ProbeFailure(f"HTTP {status} answered with {media or 'no content type'}, not an OperationOutcome")
+    if case.kind == "valid" and status >= 400:
+        raise ProbeFailure(f"a valid query was refused with HTTP {status}")
+    if case.kind == "unknown-parameter" and status == 200:
+        ignored.append(f"unknown parameter {case.target}")
+    if case.kind == "malformed" and status == 200:
+        ignored.append(f"malformed {case.target}")
+
+
+@check("probe.search", title="the search API answers hostile and odd queries with a clean 4xx, never a 5xx",
+       why="A tenant that answers malformed input with a 500 or an HTML page will surprise the app in production.",
+       source="FHIR R4 3.1.0 RESTful API, search and errors (OperationOutcome)", source_url="https://hl7.org/fhir/R4/search.html#errors",
+       area="Probing", marker="probing", severity="normal",
+       applies_to=lambda api: api.kind == "rest" and api.interaction == "search" and api.version == "R4")
+def test_search_probe(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery, verdict: CheckContext) -> None:
+    budget = tenant.probing
+    if budget.examples == 0:
+        pytest.skip("probing is off for this tenant ([probing] examples = 0; always off in production)")
+    base = probe_params(api, tenant)
+    params = search_parameters(discovery.capability("R4").body, str(api.resource))
+    url = client.url("R4", str(api.resource))
+    ignored: list[str] = []
+    run_seed = budget.seed if budget.seed is not None else random.randrange(2**32)
+    verdict.note(f"hypothesis seed {run_seed}, {budget.examples} examples")
+
+    @seed(run_seed)
+    @settings(max_examples=budget.examples, deadline=None, database=None, derandomize=False,
+              phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
+    @given(case=cases(params, base))
+    def probe(case: ProbeCase) -> None:
+        judge(client.get(url, params=case.query()), case, ignored)
+
+    try:
+        probe()
+    except ProbeFailure as failure:
+        example = getattr(failure, "__notes__", [""])
+        case_line = next((n for n in example if "case=" in n), "")
+        raise CheckFailed(f"{failure}; smallest example {case_line.strip()} (seed {run_seed}); reproduce: "
+                          f"{_curl_from(case_line, url)}", category="tenant-fault") from None
+    if ignored:
+        verdict.note(f"ignored silently (200): {', '.join(sorted(set(ignored)))}; Epic does this on most "
+                     f"resources and answers 400 with 59100 on Patient and Observation")
+
+
+def _curl_from(case_line: str, url: str) -> str:
+    import ast
+
+    try:
+        text = case_line.split("case=", 1)[1].rstrip(",) ")
+        node = ast.parse(text, mode="eval").body
+        params = ast.literal_eval(node.args[0]) if isinstance(node, ast.Call) else ()
+        return curl(url, ProbeCase(tuple(params), "example"))
+    except Exception:
+        return f"(see the seed) {url}"
