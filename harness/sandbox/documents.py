@@ -79,6 +79,17 @@ def declared_interactions(version: str) -> dict[str, frozenset[str]]:
     }
 
 
+@lru_cache(maxsize=None)
+def declared_search_params(version: str) -> dict[str, frozenset[str]]:
+    """Resource type -> the search parameter names the shipped statement for ``version`` lists."""
+    statement = _load(CAPABILITY_FILES[version])
+    return {
+        entry["type"]: frozenset(param["name"] for param in entry.get("searchParam", ()) if "name" in param)
+        for rest in statement.get("rest", ())
+        for entry in rest.get("resource", ())
+    }
+
+
 def smart_configuration() -> dict[str, Any]:
     return load(SMART_CONFIGURATION_FILE)
 
@@ -174,6 +185,18 @@ def invalid_issue(diagnostics: str) -> dict[str, Any]:
     """Epic's 59102 fatal content error (a value the operation cannot use)."""
     return epic_issue(
         "fatal", "invalid", "59102", "Content invalid against the specification or a profile.", diagnostics
+    )
+
+
+def invalid_parameter_issue(name: str, value: str) -> dict[str, Any]:
+    """Epic's 4100: a search parameter's value cannot be used."""
+    shown = value if len(value) <= 40 else value[:40] + "..."
+    return epic_issue(
+        "fatal",
+        "value",
+        "4100",
+        "The resource request contained an invalid parameter",
+        f"Invalid value for parameter {name.upper()}: {shown!r}",
     )
 
 

@@ -11,8 +11,9 @@ way Epic does:
   ``search.mode: match``, links ``next`` (opaque ``{base}/{Type}?sessionID=...``, see
   ``paging.py``) and ``self``; when nothing matches, a total of 0 and one ``search.mode: outcome``
   entry with Epic's 4101. Pages hold 1000 entries unless ``_count`` says otherwise. Unknown
-  parameters are ignored, except on Patient and Observation (400, 59100); a Patient search needs
-  demographics, ``_id`` or ``identifier`` (400, 59159).
+  parameters are ignored, except on Patient and Observation (400, 59100); parameters the
+  CapabilityStatement lists are never unknown. A Patient search needs demographics, ``_id`` or
+  ``identifier`` (400, 59159). A date that is no date is refused (400, 4100).
 - **create** ``POST {Type}``: 201 with ``Location`` and the stored resource (``meta.security``
   marks it patient reported / uncertain reliability, as Epic does).
 - **update** ``PUT {Type}/{id}``: 200 with the stored resource; 404 (59008) for an unknown id.
@@ -224,8 +225,9 @@ class FhirService:
         session_id = next((value for name, value in params if name == "sessionID"), None)
         if session_id is not None:
             return self.next_page(request, route, session_id)
-        query = search.parse(route.resource_type, params)
-        issues: list[dict[str, Any]] = []
+        declared = documents.declared_search_params(request.version).get(route.resource_type, frozenset())
+        query = search.parse(route.resource_type, params, declared)
+        issues = [documents.invalid_parameter_issue(name, value) for name, value in query.invalid]
         if route.resource_type in STRICT_PARAMETER_TYPES:
             issues += [documents.unknown_parameter_issue(name) for name in query.unknown]
         if route.resource_type == "Patient" and not (query.names & PATIENT_SEARCH_ANCHORS):

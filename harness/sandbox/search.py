@@ -12,9 +12,11 @@ resources and refuses them on Patient and Observation (the FHIR service decides)
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from .versions import relative_reference
@@ -94,6 +96,10 @@ PARAMS: dict[str, dict[str, Param]] = {
         "legal-sex": _token("extension.valueCodeableConcept"),
         "own-name": _string("name"),
         "own-prefix": _string("name.prefix"),
+        "death-date": _date("deceasedDateTime"),
+        "language": _token("communication.language"),
+        "link": _ref("link.other"),
+        "address-use": _token("address.use"),
         **_ADDRESS,
     },
     "Practitioner": {
@@ -104,6 +110,10 @@ PARAMS: dict[str, dict[str, Param]] = {
         "gender": _token("gender"),
         "active": _token("active"),
         "telecom": _token("telecom"),
+        "phone": _token("telecom"),
+        "email": _token("telecom"),
+        "communication": _token("communication"),
+        "address-use": _token("address.use"),
         **_ADDRESS,
     },
     "PractitionerRole": {
@@ -114,6 +124,12 @@ PARAMS: dict[str, dict[str, Param]] = {
         "role": _token("code"),
         "active": _token("active"),
         "identifier": _IDENTIFIER,
+        "telecom": _token("telecom"),
+        "phone": _token("telecom"),
+        "email": _token("telecom"),
+        "date": _date("period"),
+        "endpoint": _ref("endpoint", target="Endpoint"),
+        "service": _ref("healthcareService", target="HealthcareService"),
     },
     "Location": {
         "name": _string("name", "alias"),
@@ -121,6 +137,10 @@ PARAMS: dict[str, dict[str, Param]] = {
         "organization": _ref("managingOrganization", target="Organization"),
         "type": _token("type"),
         "status": _token("status"),
+        "operational-status": _token("operationalStatus"),
+        "partof": _ref("partOf", target="Location"),
+        "endpoint": _ref("endpoint", target="Endpoint"),
+        "address-use": _token("address.use"),
         **_ADDRESS,
     },
     "Organization": {
@@ -147,6 +167,9 @@ PARAMS: dict[str, dict[str, Param]] = {
         "status": _token("status"),
         "type": _token("type"),
         "identifier": _IDENTIFIER,
+        "dependent": _string("dependent"),
+        "class-type": _token("class.type"),
+        "class-value": _string("class.value"),
     },
     "Encounter": {
         **_PATIENT_SUBJECT,
@@ -159,6 +182,17 @@ PARAMS: dict[str, dict[str, Param]] = {
         "location": _ref("location.location", target="Location"),
         "service-provider": _ref("serviceProvider", target="Organization"),
         "identifier": _IDENTIFIER,
+        "account": _ref("account", target="Account"),
+        "appointment": _ref("appointment", target="Appointment"),
+        "based-on": _ref("basedOn"),
+        "episode-of-care": _ref("episodeOfCare", target="EpisodeOfCare"),
+        "diagnosis": _ref("diagnosis.condition"),
+        "part-of": _ref("partOf", target="Encounter"),
+        "participant-type": _token("participant.type"),
+        "reason-code": _token("reasonCode", "reason"),
+        "reason-reference": _ref("reasonReference"),
+        "location-period": _date("location.period"),
+        "special-arrangement": _token("hospitalization.specialArrangement"),
     },
     "Condition": {
         **_PATIENT_SUBJECT,
@@ -168,6 +202,12 @@ PARAMS: dict[str, dict[str, Param]] = {
         "encounter": _ref("encounter", target="Encounter"),
         "onset-date": _date("onsetDateTime"),
         "recorded-date": _date("recordedDate"),
+        "abatement-date": _date("abatementDateTime"),
+        "verification-status": _token("verificationStatus"),
+        "severity": _token("severity"),
+        "body-site": _token("bodySite"),
+        "asserter": _ref("asserter"),
+        "identifier": _IDENTIFIER,
     },
     "EpisodeOfCare": {
         "patient": _ref("patient", target="Patient"),
@@ -176,6 +216,9 @@ PARAMS: dict[str, dict[str, Param]] = {
         "care-manager": _ref("careManager", target="Practitioner"),
         "organization": _ref("managingOrganization", target="Organization"),
         "date": _date("period"),
+        "condition": _ref("diagnosis.condition", target="Condition"),
+        "incoming-referral": _ref("referralRequest"),
+        "identifier": _IDENTIFIER,
     },
     "List": {
         **_PATIENT_SUBJECT,
@@ -185,6 +228,9 @@ PARAMS: dict[str, dict[str, Param]] = {
         "encounter": _ref("encounter", target="Encounter"),
         "date": _date("date"),
         "title": _string("title"),
+        "source": _ref("source"),
+        "item": _ref("entry.item"),
+        "empty-reason": _token("emptyReason"),
     },
     "Flag": {
         **_PATIENT_SUBJECT,
@@ -193,9 +239,13 @@ PARAMS: dict[str, dict[str, Param]] = {
         "date": _date("period"),
         "author": _ref("author"),
         "encounter": _ref("encounter", target="Encounter"),
+        "identifier": _IDENTIFIER,
     },
     "Consent": {
         "patient": _ref("patient", target="Patient"),
+        "subject": _ref("patient", target="Patient"),
+        "identifier": _IDENTIFIER,
+        "period": _date("period", "provision.period"),
         "category": _token("category"),
         "status": _token("status"),
         "scope": _token("scope"),
@@ -211,6 +261,21 @@ PARAMS: dict[str, dict[str, Param]] = {
         "encounter": _ref("context.encounter", target="Encounter"),
         "author": _ref("author"),
         "identifier": _IDENTIFIER,
+        "class": _token("class", "category"),
+        "created": _date("created", "date"),
+        "indexed": _date("indexed", "date"),
+        "docstatus": _token("docStatus"),
+        "period": _date("context.period"),
+        "contenttype": _token("content.attachment.contentType"),
+        "custodian": _ref("custodian"),
+        "description": _string("description"),
+        "event": _token("context.event"),
+        "facility": _token("context.facilityType"),
+        "format": _token("content.format"),
+        "language": _token("content.attachment.language"),
+        "setting": _token("context.practiceSetting"),
+        "authenticator": _ref("authenticator"),
+        "relatesto": _ref("relatesTo.target"),
     },
     "Questionnaire": {
         "name": _string("name"),
@@ -229,6 +294,9 @@ PARAMS: dict[str, dict[str, Param]] = {
         "author": _ref("author"),
         "encounter": _ref("encounter", target="Encounter"),
         "based-on": _ref("basedOn"),
+        "part-of": _ref("partOf"),
+        "source": _ref("source"),
+        "identifier": _IDENTIFIER,
         "_tag": _token("meta.tag"),
     },
     "ServiceRequest": {
@@ -242,6 +310,14 @@ PARAMS: dict[str, dict[str, Param]] = {
         "requester": _ref("requester"),
         "performer": _ref("performer"),
         "identifier": _IDENTIFIER,
+        "based-on": _ref("basedOn"),
+        "body-site": _token("bodySite"),
+        "occurrence": _date("occurrenceDateTime", "occurrencePeriod"),
+        "performer-type": _token("performerType"),
+        "priority": _token("priority"),
+        "replaces": _ref("replaces"),
+        "requisition": _token("requisition"),
+        "specimen": _ref("specimen"),
     },
     "Communication": {
         **_PATIENT_SUBJECT,
@@ -251,6 +327,11 @@ PARAMS: dict[str, dict[str, Param]] = {
         "recipient": _ref("recipient"),
         "sender": _ref("sender"),
         "encounter": _ref("encounter", target="Encounter"),
+        "identifier": _IDENTIFIER,
+        "based-on": _ref("basedOn"),
+        "part-of": _ref("partOf"),
+        "medium": _token("medium"),
+        "received": _date("received"),
     },
     "Task": {
         "patient": _ref("for", target="Patient"),
@@ -264,6 +345,14 @@ PARAMS: dict[str, dict[str, Param]] = {
         "authored-on": _date("authoredOn"),
         "based-on": _ref("basedOn"),
         "identifier": _IDENTIFIER,
+        "encounter": _ref("encounter", target="Encounter"),
+        "business-status": _token("businessStatus"),
+        "group-identifier": _token("groupIdentifier"),
+        "modified": _date("lastModified"),
+        "part-of": _ref("partOf", target="Task"),
+        "performer": _token("performerType"),
+        "period": _date("executionPeriod"),
+        "priority": _token("priority"),
     },
     "RelatedPerson": {
         "patient": _ref("patient", target="Patient"),
@@ -274,7 +363,12 @@ PARAMS: dict[str, dict[str, Param]] = {
         "gender": _token("gender"),
         "active": _token("active"),
         "telecom": _token("telecom"),
+        "phone": _token("telecom"),
+        "email": _token("telecom"),
+        "birthdate": _date("birthDate"),
         "identifier": _IDENTIFIER,
+        "address-use": _token("address.use"),
+        **_ADDRESS,
     },
     "Appointment": {
         "patient": _ref("participant.actor", target="Patient"),
@@ -287,6 +381,13 @@ PARAMS: dict[str, dict[str, Param]] = {
         "service-type": _token("serviceType"),
         "appointment-type": _token("appointmentType"),
         "identifier": _IDENTIFIER,
+        "specialty": _token("specialty"),
+        "slot": _ref("slot", target="Slot"),
+        "based-on": _ref("basedOn"),
+        "part-status": _token("participant.status"),
+        "reason-code": _token("reasonCode", "reason"),
+        "reason-reference": _ref("reasonReference"),
+        "supporting-info": _ref("supportingInformation"),
     },
     "Schedule": {
         "actor": _ref("actor"),
@@ -311,6 +412,23 @@ PARAMS: dict[str, dict[str, Param]] = {
         "based-on": _ref("basedOn"),
         "focus": _ref("focus"),
         "value-concept": _token("valueCodeableConcept"),
+        "value-string": _string("valueString"),
+        "value-date": _date("valueDateTime", "valuePeriod"),
+        "identifier": _IDENTIFIER,
+        "performer": _ref("performer"),
+        "derived-from": _ref("derivedFrom"),
+        "has-member": _ref("hasMember"),
+        "part-of": _ref("partOf"),
+        "specimen": _ref("specimen", target="Specimen"),
+        "device": _ref("device"),
+        "method": _token("method"),
+        "data-absent-reason": _token("dataAbsentReason"),
+        "component-code": _token("component.code"),
+        "component-value-concept": _token("component.valueCodeableConcept"),
+        "component-data-absent-reason": _token("component.dataAbsentReason"),
+        "combo-code": _token("code", "component.code"),
+        "combo-value-concept": _token("valueCodeableConcept", "component.valueCodeableConcept"),
+        "combo-data-absent-reason": _token("dataAbsentReason", "component.dataAbsentReason"),
     },
 }
 
@@ -322,18 +440,25 @@ def known_params(resource_type: str) -> dict[str, Param]:
 
 @dataclass
 class Query:
-    """A parsed search: the filters to apply and what was not understood."""
+    """A parsed search: the filters to apply, the parameters not understood, and the values that
+    cannot be what their parameter takes (a date that is no date)."""
 
     filters: list[tuple[str, str | None, Param, list[str]]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    invalid: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def names(self) -> set[str]:
         return {name for name, _, _, _ in self.filters}
 
 
-def parse(resource_type: str, params: Iterable[tuple[str, str]]) -> Query:
+def parse(
+    resource_type: str, params: Iterable[tuple[str, str]], declared: Iterable[str] = ()
+) -> Query:
+    """The filters of a search. ``declared`` names parameters the CapabilityStatement lists for
+    the type: they are accepted even where the sandbox does not apply them."""
     known = known_params(resource_type)
+    accepted = frozenset(declared)
     query = Query()
     for raw_name, raw_value in params:
         name, _, modifier = raw_name.partition(":")
@@ -341,11 +466,17 @@ def parse(resource_type: str, params: Iterable[tuple[str, str]]) -> Query:
             continue
         param = known.get(name)
         if param is None:
-            query.unknown.append(raw_name)
+            if name not in accepted:
+                query.unknown.append(raw_name)
             continue
         if modifier == "missing":
             continue
         values = [value.strip() for value in _split(raw_value) if value.strip()]
+        if param.kind == "date":
+            bad = [value for value in values if not valid_date(value)]
+            if bad:
+                query.invalid.append((raw_name, bad[0]))
+                continue
         if values:
             query.filters.append((name, modifier or None, param, values))
     return query
@@ -480,6 +611,30 @@ def _string_matches(text: str, value: str, modifier: str | None) -> bool:
 # --- dates ----------------------------------------------------------------------------------
 
 _PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+_DATE = re.compile(
+    r"^(?:eq|ne|gt|lt|ge|le|sa|eb|ap)?"
+    r"(?P<date>\d{4}(?:-\d{2}(?:-\d{2})?)?)"
+    r"(?:T(?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(?P<zone>Z|[+-]\d{2}:\d{2})?)?$"
+)
+
+
+def valid_date(value: str) -> bool:
+    """Is ``value`` a FHIR search date (optional prefix, then YYYY[-MM[-DD[Thh:mm[:ss][zone]]]])
+    naming a real calendar date and time?"""
+    match = _DATE.match(value)
+    if not match:
+        return False
+    parts = match["date"].split("-")
+    try:
+        date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, int(parts[2]) if len(parts) > 2 else 1)
+        if match["time"]:
+            hour, minute = (int(x) for x in match["time"].split(":")[:2])
+            second = float(match["time"].split(":")[2]) if match["time"].count(":") == 2 else 0.0
+            if hour > 23 or minute > 59 or second >= 60:
+                return False
+    except ValueError:
+        return False
+    return True
 
 
 def _date_matches(node: Any, value: str) -> bool:

@@ -206,6 +206,33 @@ def test_unknown_parameters_are_400_59100_on_patient_and_observation(authorised,
     )
 
 
+@pytest.mark.parametrize("name", ["partner-name", "phonetic", "death-date", "language"])
+def test_parameters_the_capability_statement_lists_are_never_unknown(authorised, name) -> None:
+    client, headers = authorised
+    response = client.get(f"{R4}/Patient", params={"_id": MAIN_PATIENT, name: "1999"}, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("value", ["2026-13-45", "06/03/1973", "yesterday", "2026-02-30T25:61:00Z", "ge",
+                                   "99999-01-01", "' OR '1'='1"])
+def test_a_date_that_is_no_date_is_400_4100(authorised, value) -> None:
+    client, headers = authorised
+    for path in ("Patient", "Encounter"):
+        params = {"_id" if path == "Patient" else "patient": MAIN_PATIENT,
+                  "birthdate" if path == "Patient" else "date": value}
+        response = client.get(f"{R4}/{path}", params=params, headers=headers)
+        assert response.status_code == 400
+        assert _codes(response.json()) == ["4100"]
+
+
+@pytest.mark.parametrize("value", ["1987", "1987-09", "1987-09-12", "ge1987-01-01", "1987-09-12T10:30:00+02:00",
+                                   "le2030-06-15T10:30:00Z"])
+def test_every_form_of_date_is_accepted(authorised, value) -> None:
+    client, headers = authorised
+    response = client.get(f"{R4}/Patient", params={"family": "Lopez", "birthdate": value}, headers=headers)
+    assert response.status_code == 200, response.text
+
+
 @pytest.mark.parametrize("query", ["", "?gender=female", "?_count=5", "?totally-bogus-param=foo"])
 def test_patient_search_needs_demographics_or_id(authorised, query) -> None:
     client, headers = authorised
