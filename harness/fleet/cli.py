@@ -77,7 +77,7 @@ def add_fleet_parser(subparsers: Any) -> argparse.ArgumentParser:
     fleet.add_argument("--per-host-rps", type=_non_negative_float, default=10.0, metavar="R",
                        help="requests per second per host at most (default 10; 0: no limit)")
     fleet.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
-                       help="connect and read timeout in seconds (default 10)")
+                       help="connect and read timeout in seconds (default 10); a host name lookup gets at least 5")
     fleet.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
                        help="retries after a timeout, 5xx or 429, with backoff (default 2)")
     fleet.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N distinct addresses")

@@ -7,7 +7,9 @@ to a cap). Requests carry no credentials.
 
 Every failure gets one class:
 
-``dns``  the host name does not resolve (``.invalid`` names are refused without asking, RFC 6761)
+``dns``  the host name does not resolve, or the resolver gives no answer in time (each host is
+    looked up once per run, before its requests; ``.invalid`` names are refused without asking,
+    RFC 6761)
 ``tls``  the TLS handshake or the certificate failed
 ``connect``  the connection was refused, reset or dropped
 ``timeout``  no connection, or no answer, within the timeouts (after the retries)
@@ -24,11 +26,13 @@ Every failure gets one class:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import random
 import socket
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -58,6 +62,7 @@ class FetchOptions:
     per_host_rps: float | None = 10.0  # requests per second per host; None or 0: no limit
     connect_timeout: float = 10.0
     read_timeout: float = 15.0
+    dns_timeout: float | None = None  # seconds for a host name lookup; None: max(connect_timeout, 5)
     retries: int = 2  # extra attempts after a timeout, 5xx or 429
     backoff: float = 0.5  # first retry delay in seconds, doubled each time, with jitter
     max_retry_after: float = 10.0
@@ -67,11 +72,16 @@ class FetchOptions:
     keepalive: int = 0
     verify: bool | ssl.SSLContext = True
 
+    @property
+    def lookup_timeout(self) -> float:
+        return self.dns_timeout if self.dns_timeout is not None else max(self.connect_timeout, 5.0)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "concurrency": self.concurrency,
             "per_host_rps": self.per_host_rps,
             "connect_timeout_s": self.connect_timeout,
+            "dns_timeout_s": self.lookup_timeout,
             "read_timeout_s": self.read_timeout,
             "retries": self.retries,
             "backoff_s": self.backoff,
@@ -199,13 +209,29 @@ def _retry_after(response: httpx.Response, cap: float) -> float | None:
     return max(0.0, min(seconds, cap))
 
 
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
 class Fetcher:
-    """Async, bounded, rate-limited, retrying GETs of discovery documents. Use ``async with``."""
+    """Async, bounded, rate-limited, retrying GETs of discovery documents. Use ``async with``.
+
+    Each host name is looked up once per run, before the first request to it, in a thread pool of
+    its own and with its own timeout, so that a name that does not resolve is a ``dns`` failure
+    even when the resolver is slow to say so. With an injected ``transport`` the transport
+    resolves names, and no lookup is made.
+    """
 
     def __init__(self, options: FetchOptions | None = None, transport: httpx.AsyncBaseTransport | None = None,
                  rng: random.Random | None = None) -> None:
         self.options = options or FetchOptions()
         self._transport = transport
+        self._lookups: dict[str, asyncio.Task[str | None]] = {}
+        self._resolver: ThreadPoolExecutor | None = None
         self._limiter = HostRateLimiter(self.options.per_host_rps)
         self._semaphore = asyncio.Semaphore(max(1, self.options.concurrency))
         self._rng = rng or random.Random()
@@ -230,6 +256,39 @@ class Fetcher:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._resolver is not None:
+            self._resolver.shutdown(wait=False, cancel_futures=True)
+            self._resolver = None
+
+    async def _lookup(self, host: str, port: int) -> str | None:
+        """None when ``host`` resolves; else why not."""
+        if self._resolver is None:
+            self._resolver = ThreadPoolExecutor(max(1, self.options.concurrency), thread_name_prefix="fleet-dns")
+        loop = asyncio.get_running_loop()
+        timeout = self.options.lookup_timeout
+        try:
+            await asyncio.wait_for(loop.run_in_executor(self._resolver, socket.getaddrinfo, host, port, 0,
+                                                        socket.SOCK_STREAM), timeout)
+        except socket.gaierror as exc:
+            return f"{host} does not resolve ({exc.strerror or exc})"
+        except asyncio.TimeoutError:
+            return f"no DNS answer for {host} within {timeout:g} s"
+        except (OSError, UnicodeError) as exc:
+            return f"{host} cannot be looked up ({exc})"
+        return None
+
+    async def resolve(self, host: str, port: int) -> tuple[str | None, float]:
+        """The cached lookup of ``host``: (None when it resolves or is not looked up, else why not;
+        the lookup's duration when this call made it, else 0)."""
+        if self._transport is not None or not host or _is_ip_literal(host):
+            return None, 0.0
+        task = self._lookups.get(host)
+        owner = task is None
+        if task is None:
+            task = self._lookups[host] = asyncio.ensure_future(self._lookup(host, port))
+        started = time.monotonic()
+        why = await asyncio.shield(task)
+        return why, (time.monotonic() - started) if owner else 0.0
 
     def _deadline(self) -> float:
         o = self.options
@@ -242,7 +301,9 @@ class Fetcher:
         host = (parts.hostname or "").lower()
         if host.rstrip(".").endswith(".invalid") or host == "invalid":
             return Fetched(name, url, "dns", detail=f"{host} is in the reserved .invalid domain (RFC 6761)")
-        busy = 0.0
+        unresolved, busy = await self.resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+        if unresolved is not None:
+            return Fetched(name, url, "dns", detail=unresolved, elapsed_s=busy)
         attempt = 0
         while True:
             attempt += 1

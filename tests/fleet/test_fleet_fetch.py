@@ -255,3 +255,51 @@ def test_a_run_keeps_the_two_documents_independent_and_rejects_wrong_documents()
     assert b["release"] == "May 2022" and b["software"]["release_date"] == "2024-06-05"
     assert b["coverage"]["declared"] == 0 and len(b["coverage"]["missing"]) == b["coverage"]["judged"] == 108
     assert all(t.metadata.body is None and t.smart.body is None for t in run.tenants)  # documents not kept
+
+
+def test_each_host_is_looked_up_once_and_a_failed_lookup_is_dns(monkeypatch):
+    import harness.fleet.fetch as fetch_module
+
+    looked_up = []
+
+    def getaddrinfo(host, *args, **kwargs):
+        looked_up.append(host)
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", getaddrinfo)
+
+    async def go():
+        async with Fetcher(FetchOptions(per_host_rps=None, retries=2)) as fetcher:
+            return await asyncio.gather(*(fetcher.get_json(n, f"https://gone.example.org/{p}/api/FHIR/R4/{n}", "x")
+                                          for p in ("a", "b") for n in ("metadata", "smart")))
+
+    results = asyncio.run(go())
+    assert looked_up == ["gone.example.org"]
+    assert {r.outcome for r in results} == {"dns"}
+    assert all("does not resolve" in r.detail and r.attempts == 0 for r in results)
+    assert sum(1 for r in results if r.elapsed_s > 0) <= 1  # the one lookup is counted once
+
+
+def test_a_resolver_that_does_not_answer_in_time_is_dns(monkeypatch):
+    import harness.fleet.fetch as fetch_module
+
+    def getaddrinfo(host, *args, **kwargs):
+        time.sleep(0.5)
+        raise socket.gaierror(-3, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", getaddrinfo)
+
+    async def go():
+        async with Fetcher(FetchOptions(per_host_rps=None, dns_timeout=0.1)) as fetcher:
+            return await fetcher.get_json("metadata", "https://slow-dns.example.org/api/FHIR/R4/metadata", "x")
+
+    result = asyncio.run(go())
+    assert result.outcome == "dns" and "no DNS answer" in result.detail and result.elapsed_s < 0.4
+
+
+def test_ip_literals_are_not_looked_up():
+    async def go():
+        async with Fetcher(FetchOptions()) as fetcher:
+            return await fetcher.resolve("127.0.0.1", 80), await fetcher.resolve("::1", 80)
+
+    assert asyncio.run(go()) == ((None, 0.0), (None, 0.0))
