@@ -68,6 +68,7 @@ class CheckContext:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # structured findings for the run's reports
 
     def warn(self, message: str) -> None:
         """A recommendation not met or a quirk seen: shown in the report, never fails the gate."""

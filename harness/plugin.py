@@ -376,7 +376,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         api=api.name if api is not None else None,
         group=state.tenant.requested.group_of[api.name].name if api is not None else None,
         category=category, warnings=list(context.warnings), notes=list(context.notes),
-        duration_s=round(report.duration, 3), shape=context.shape,
+        duration_s=round(report.duration, 3), shape=context.shape, data=dict(context.data),
     )
     state.results[item.nodeid] = result
     if state.progress is not None:
@@ -462,7 +462,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from harness.report.allure_files import write_run_files
     from harness.report.html import write_summary_html
 
-    write_summary_html(results, state.report_dir / "summary.html")
+    sds = next((c.data["sds"] for c in results.checks if c.data.get("sds")), None)
+    write_summary_html(results, state.report_dir / "summary.html", sds)
     allure_dir = getattr(session.config.option, "allure_report_dir", None)
     if allure_dir:
         write_run_files(results, Path(allure_dir), {n: r.category for n, r in state.results.items()})

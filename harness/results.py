@@ -28,6 +28,7 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     shape: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

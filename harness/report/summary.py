@@ -36,6 +36,10 @@ def write_summary_md(results: RunResults, path: Path) -> None:
     ]
     if results.gate.reasons:
         lines += ["## Why the gate failed", ""] + [f"- {r}" for r in results.gate.reasons] + [""]
+    sds = next((c.data["sds"] for c in results.checks if c.data.get("sds")), None)
+    if sds:
+        lines += ["## Scheduling Decision Support readiness", "", "| Step | Verdict | Evidence |", "|---|---|---|"]
+        lines += [f"| {s['step']} | {s['verdict']} | {s['evidence'].replace('|', '/')} |" for s in sds] + [""]
     lines += ["## Coverage matrix", "",
               "| API | Group | Declared | Granted | Exercised | Detail |", "|---|---|---|---|---|---|"]
     for row in results.apis:

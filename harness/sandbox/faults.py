@@ -235,6 +235,15 @@ KINDS: tuple[FaultKind, ...] = (
         parse=_resource,
     ),
     FaultKind(
+        "sds-undone",
+        "one Scheduling Decision Support set-up step is left undone",
+        choices={
+            "provider-rules": "no provider-based rules: a $find naming a provider fails (Epic 59134)",
+            "visit-types": "visit types not exposed: $find fails the decision tree for every serviceType (Epic 59200)",
+        },
+    ),
+    FaultKind("sds-no-open-slots", "SDS is configured, but no provider has an open slot: $find finds nothing (4101)"),
+    FaultKind(
         "fhir-empty",
         "TYPE searches find nothing (a total of 0 and Epic's 4101 outcome)",
         placeholder="TYPE",

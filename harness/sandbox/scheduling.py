@@ -140,7 +140,11 @@ def appointment_find(service: FhirService, request: FhirRequest, route: Route) -
     outcome: list[dict[str, Any]] = []
     self_url = f"{request.base_url}/Appointment/$find"
 
-    if not _known_visit_type(service_type, _visit_types(service, request)):
+    provider = _value(parameters, "practitioner")
+    provider_id = provider["reference"].rstrip("/").rsplit("/", 1)[-1] if isinstance(provider, dict) and \
+        isinstance(provider.get("reference"), str) else None
+    if service.faults.on("sds-undone", "visit-types") or \
+            not _known_visit_type(service_type, _visit_types(service, request)):
         issue = documents.epic_issue(
             "warning", "not-found", "59200",
             "The Cadence Decision Tree was unable to determine a Visit Type based on the supplied parameters. "
@@ -150,13 +154,26 @@ def appointment_find(service: FhirService, request: FhirRequest, route: Route) -
         bundle = documents.searchset(self_url, [], issue, documents.no_results_issue())
         return documents.render(bundle, request.content_type)
 
+    if provider_id and service.faults.on("sds-undone", "provider-rules"):
+        issue = documents.epic_issue(
+            "warning", "not-found", "59134",
+            "Not enough providers with templates for the visit type.",
+            "No provider-based scheduling rule accepts a request naming a provider.",
+        )
+        bundle = documents.searchset(self_url, [], issue, documents.no_results_issue())
+        return documents.render(bundle, request.content_type)
+
     patient = _patient_reference(service, request, _value(parameters, "patient"))
     proposals = service.proposals
     entries = []
     for slot in service.store.of_type(request.version, "Slot"):
-        if slot.get("status") != "free" or not _within(slot["start"], start, end):
+        if slot.get("status") != "free" or not _within(slot["start"], start, end) or \
+                service.faults.on("sds-no-open-slots"):
             continue
         actors = _schedule_actors(service, request, slot)
+        if provider_id and not any(relative_reference(a.get("reference", "")) == f"Practitioner/{provider_id}"
+                                   for a in actors):
+            continue
         if location_ref and not any(relative_reference(a.get("reference", "")) == location_ref for a in actors):
             continue
         appointment_id = service.store.new_id()
@@ -245,5 +262,12 @@ def appointment_book(service: FhirService, request: FhirRequest, route: Route) -
     if isinstance(note, str) and note:
         booked["comment"] = note
     stored = service.store.put(request.version, booked)
+    if request.version == "STU3":  # one Epic appointment, readable through R4 as well
+        r4 = copy.deepcopy(booked)
+        if isinstance(r4.get("serviceCategory"), dict):
+            r4["serviceCategory"] = [r4["serviceCategory"]]
+        if "reason" in r4:
+            r4["reasonCode"] = r4.pop("reason")
+        service.store.put("R4", r4)
     bundle = documents.searchset(f"{request.base_url}/Appointment/$book", [service.entry(request, stored)])
     return documents.render(bundle, request.content_type)
