@@ -189,4 +189,8 @@ def create_app(settings: SandboxSettings) -> Starlette:
         exception_handlers={404: _not_found, 405: _not_found, 500: _server_error},
     )
     app.state.sandbox = sandbox
+    if any(name.startswith("transport-") for name in sandbox.faults.names):
+        from .transport import HostileTransport
+
+        app.add_middleware(HostileTransport, faults=sandbox.faults)
     return app

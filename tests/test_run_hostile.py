@@ -1,0 +1,64 @@
+"""Hostile tenants: each transport fault is handled, the right check fails or is retried, every other check
+still runs, nothing hangs and no traceback reaches the user."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SANDBOX_TENANT
+
+TIGHT = """
+[client]
+rate_limit = "500/s"
+read_timeout = 1.5
+request_deadline = 2.0
+max_response_bytes = 1000000
+max_retries = 2
+retry_after_cap = 2
+"""
+
+
+@pytest.fixture
+def tight_tenant(tmp_path: Path) -> Path:
+    text = SANDBOX_TENANT.read_text()
+    start = text.index("[client]")
+    end = text.index("[", start + 1)
+    text = text[:start] + text[end:]
+    text = text.replace('"keys/', f'"{SANDBOX_TENANT.parent}/keys/').replace(
+        '"sandbox-app.jwks.json"', f'"{SANDBOX_TENANT.parent}/sandbox-app.jwks.json"')
+    path = tmp_path / "tight.toml"
+    path.write_text(text + TIGHT)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ("transport-hang:Coverage", "timed out"),
+        ("transport-reset:Coverage", "failed: RemoteProtocolError"),
+        ("transport-429-storm:Coverage", "HTTP 429"),
+        ("transport-truncated-json:Coverage", "not valid JSON"),
+        ("transport-huge-bundle:Coverage", "exceeds 1,000,000 bytes"),
+        ("transport-slow-drip:Coverage", "slow drip"),
+    ],
+)
+def test_hostile_transport_fails_only_its_api(sandbox_run, tight_tenant: Path, fault: str, words: str) -> None:
+    run = sandbox_run(fault, tenant=tight_tenant, pytest_args=["-m", "exercise", "-k", "Coverage or Practitioner"])
+    assert run.exit_code == 1, run.stdout[-1500:]
+    assert "Traceback" not in run.stdout + run.stderr
+    coverage = run.check("exercise.search[Coverage.Search (Patient Insurance Information) (R4)]")
+    assert coverage["outcome"] == "failed" and words in coverage["message"], coverage["message"]
+    assert coverage["category"] == "tenant-fault"
+    assert run.check("exercise.search[Practitioner.Search (Organizational Directory) (R4)]")["outcome"] == "passed"
+    assert not [c for c in run.summary["checks"] if c["outcome"] == "broken"]
+    if "429" in fault:
+        assert run.summary["stats"]["retries"] >= 2
+
+
+def test_503_with_retry_after_is_retried_and_passes(sandbox_run, tight_tenant: Path) -> None:
+    run = sandbox_run("transport-503-once:Coverage", tenant=tight_tenant,
+                      pytest_args=["-m", "exercise", "-k", "Coverage"])
+    assert run.exit_code == 0
+    assert run.summary["stats"]["retries"] >= 1 and run.summary["stats"]["retry_wait_s"] >= 1
