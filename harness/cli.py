@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("before", help="summary.json, or a report or cassette folder holding one")
     diff.add_argument("after", help="summary.json, or a report or cassette folder holding one")
 
+    from harness.fleet.cli import add_fleet_parser
+
+    add_fleet_parser(sub)
+
     keys = sub.add_parser("keys", help="the app's signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     new = keys_sub.add_parser("new", help="write a new key pair and the public JWK Set to publish")
@@ -88,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_diff(args)
         if args.command == "report":
             return command_report(args)
+        if args.command == "fleet":
+            from harness.fleet.cli import command_fleet
+
+            return command_fleet(args)
     except HarnessError as exc:
         print(f"epic-harness: {exc}", file=sys.stderr)
         return exc.exit_code
