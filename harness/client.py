@@ -119,7 +119,7 @@ class TenantClient:
         return self.request("POST", url, **kw)
 
     def request(self, method: str, url: str, *, auth: bool = True, accept: str | None = FHIR_JSON,
-                headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+                headers: dict[str, str] | None = None, retry: bool = True, **kw: Any) -> httpx.Response:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TenantError(f"not an absolute http(s) URL: {url!r}")
@@ -135,16 +135,17 @@ class TenantClient:
             if self._token_source is None:
                 raise TenantError("this request needs an access token, but no token provider is set")
             send_headers["Authorization"] = f"Bearer {self._token_source()}"
-        response = self._send(method, url, send_headers, kw)
+        response = self._send(method, url, send_headers, kw, retry=retry)
         if auth and response.status_code == 401 and "invalid_token" in response.headers.get("www-authenticate", ""):
             assert self._invalidate is not None and self._token_source is not None
             self._invalidate()
             send_headers["Authorization"] = f"Bearer {self._token_source()}"
-            response = self._send(method, url, send_headers, kw)
+            response = self._send(method, url, send_headers, kw, retry=retry)
         return response
 
-    def _send(self, method: str, url: str, headers: dict[str, str], kw: dict[str, Any]) -> httpx.Response:
-        retryable = is_idempotent(method, url)
+    def _send(self, method: str, url: str, headers: dict[str, str], kw: dict[str, Any], *,
+              retry: bool = True) -> httpx.Response:
+        retryable = retry and is_idempotent(method, url)
         attempt = 0
         while True:
             attempt += 1

@@ -234,6 +234,8 @@ KINDS: tuple[FaultKind, ...] = (
         placeholder="TYPE",
         parse=_resource,
     ),
+    FaultKind("fhir-500-on-malformed", "TYPE searches with a malformed value (e.g. a date that is no date) "
+              "answer an IIS HTML 500 instead of 400 with Epic's 4100", placeholder="TYPE", parse=_resource),
     # hostile transport (harness/sandbox/transport.py)
     FaultKind("transport-hang", "requests on TYPE hang until the client gives up", placeholder="TYPE", parse=_resource),
     FaultKind("transport-reset", "responses on TYPE are cut off mid-body and the connection dropped",

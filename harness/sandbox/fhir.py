@@ -227,6 +227,8 @@ class FhirService:
             return self.next_page(request, route, session_id)
         declared = documents.declared_search_params(request.version).get(route.resource_type, frozenset())
         query = search.parse(route.resource_type, params, declared)
+        if query.invalid and self.faults.on("fhir-500-on-malformed", route.resource_type):
+            return documents.html_500()  # a tenant that crashes on a value it cannot parse
         issues = [documents.invalid_parameter_issue(name, value) for name, value in query.invalid]
         if route.resource_type in STRICT_PARAMETER_TYPES:
             issues += [documents.unknown_parameter_issue(name) for name in query.unknown]
