@@ -91,6 +91,7 @@ class TenantClient:
         self._sleep = sleep
         self.retries = 0
         self.retry_wait = 0.0
+        self.throttled = 0  # 429 answers seen
         self._origins = {origin_of(tenant.base_url)} | {origin_of(u) for u in tenant.fhir_bases.values()}
         self._token_source: Callable[[], str] | None = None
         self._invalidate: Callable[[], None] | None = None
@@ -157,6 +158,8 @@ class TenantClient:
                 self._wait(self._backoff(attempt))
                 continue
             status = response.status_code
+            if status == 429:
+                self.throttled += 1
             if retryable and attempt <= self.settings.max_retries and (status == 429 or status >= 500):
                 hinted = retry_after_seconds(response) if status in (429, 503) else None
                 if hinted is None or hinted <= self.settings.retry_after_cap:

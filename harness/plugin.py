@@ -249,6 +249,12 @@ def grants(request: pytest.FixtureRequest) -> Grants:
     return _state(request).grants()
 
 
+@pytest.fixture(scope="session")
+def cassette_mode(request: pytest.FixtureRequest) -> str:
+    """live, record or replay: checks that draw random input draw it reproducibly unless live."""
+    return _state(request).mode
+
+
 @pytest.fixture
 def verdict(request: pytest.FixtureRequest) -> CheckContext:
     return request.node.stash.setdefault(CONTEXT, CheckContext())
@@ -433,7 +439,7 @@ def build_results(state: RunState) -> RunResults:
         gate=compute(GateInput(checks, rows, state.policy or GatePolicy(), state.baseline)),
         stats={"requests_sent": state.client.requests_sent,
                "token_requests": state._provider.requests_sent if state._provider else 0,
-               "retries": state.client.retries, "retry_wait_s": round(state.client.retry_wait, 2),
+               "retries": state.client.retries, "throttled_429": state.client.throttled, "retry_wait_s": round(state.client.retry_wait, 2),
                "rate_limit_wait_s": round(state.client.limiter.waited, 2),
                "rate_limit_per_s": state.tenant.client.rate_per_second},
     )
