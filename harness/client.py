@@ -92,6 +92,8 @@ class TenantClient:
         self.retries = 0
         self.retry_wait = 0.0
         self.throttled = 0  # 429 answers seen
+        self.first_sent: float | None = None
+        self.last_done: float | None = None
         self._origins = {origin_of(tenant.base_url)} | {origin_of(u) for u in tenant.fhir_bases.values()}
         self._token_source: Callable[[], str] | None = None
         self._invalidate: Callable[[], None] | None = None
@@ -185,6 +187,8 @@ class TenantClient:
         self.limiter.acquire()
         self.requests_sent += 1
         started = time.perf_counter()
+        if self.first_sent is None:
+            self.first_sent = started
         try:
             streamed = self.http.send(request, stream=True)
             try:
@@ -199,7 +203,8 @@ class TenantClient:
             entry.error = f"{exc.__class__.__name__}: {exc}"
             raise TransportFault(f"{method} {entry.url} failed: {exc.__class__.__name__}: {exc}") from None
         finally:
-            entry.elapsed_ms = (time.perf_counter() - started) * 1000
+            self.last_done = time.perf_counter()
+            entry.elapsed_ms = (self.last_done - started) * 1000
         response_headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() != "content-encoding"]
         response = httpx.Response(streamed.status_code, headers=response_headers, content=content, request=request)
         entry.status = response.status_code

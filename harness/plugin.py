@@ -441,7 +441,8 @@ def build_results(state: RunState) -> RunResults:
                "token_requests": state._provider.requests_sent if state._provider else 0,
                "retries": state.client.retries, "throttled_429": state.client.throttled, "retry_wait_s": round(state.client.retry_wait, 2),
                "rate_limit_wait_s": round(state.client.limiter.waited, 2),
-               "rate_limit_per_s": state.tenant.client.rate_per_second},
+               "rate_limit_per_s": state.tenant.client.rate_per_second,
+               "requests_window_s": round((state.client.last_done or 0) - (state.client.first_sent or 0), 2)},
     )
 
 
