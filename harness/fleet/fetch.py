@@ -21,6 +21,12 @@ Every failure gets one class:
 ``wrong-document``  a JSON object, but not the document asked for (``/metadata`` answering with
     something other than a CapabilityStatement or Conformance); judged by the run, not here
 ``malformed-address``  the address cannot be requested at all
+``not-recorded``  replay only: the cassettes hold no answer for the request (record the fleet again)
+
+Under ``--mode record`` or ``--mode replay`` a :class:`~harness.fleet.cassettes.FleetCassettes`
+rides along: the responses go through vcrpy, and what vcrpy cannot keep (host name lookups,
+transport failures: timeouts, refused connections, TLS errors) is kept in the tenant's cassette by
+the fetcher, so that a replay classifies every tenant as the recording did, with no network.
 """
 
 from __future__ import annotations
@@ -35,17 +41,21 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from harness import __version__
 
+if TYPE_CHECKING:
+    from harness.fleet.cassettes import FleetCassettes
+
 OK = "ok"
 WRONG_DOCUMENT = "wrong-document"
+NOT_RECORDED = "not-recorded"
 FAILURES = ("dns", "tls", "connect", "timeout", "http-404", "http-5xx", "http-other", "not-json", "html",
-            WRONG_DOCUMENT, "malformed-address")
+            WRONG_DOCUMENT, "malformed-address", NOT_RECORDED)
 RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
 FHIR_JSON = "application/fhir+json"
 JSON = "application/json"
@@ -149,6 +159,11 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def classify_exception(exc: BaseException) -> str:
     """The failure class of a transport exception."""
+    recorded = getattr(exc, "fleet_outcome", None)
+    if isinstance(recorded, str):  # a failure played back from a cassette, classified when recorded
+        return recorded
+    if exc.__class__.__name__ == "CannotOverwriteExistingCassetteException":
+        return NOT_RECORDED
     if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError, TimeoutError)):
         return "timeout"
     if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
@@ -224,11 +239,16 @@ class Fetcher:
     its own and with its own timeout, so that a name that does not resolve is a ``dns`` failure
     even when the resolver is slow to say so. With an injected ``transport`` the transport
     resolves names, and no lookup is made.
+
+    With ``cassettes`` recording, every lookup's answer and every transport failure is written to
+    the tenant's cassette next to the responses vcrpy keeps; replaying, they are played back from
+    it, and nothing is looked up, rate-limited or waited for: there is no network to spare.
     """
 
     def __init__(self, options: FetchOptions | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, cassettes: FleetCassettes | None = None) -> None:
         self.options = options or FetchOptions()
+        self.cassettes = cassettes
         self._transport = transport
         self._lookups: dict[str, asyncio.Task[str | None]] = {}
         self._resolver: ThreadPoolExecutor | None = None
@@ -237,6 +257,10 @@ class Fetcher:
         self._rng = rng or random.Random()
         self._client: httpx.AsyncClient | None = None
         self.requests = 0
+
+    @property
+    def replaying(self) -> bool:
+        return self.cassettes is not None and self.cassettes.replaying
 
     async def __aenter__(self) -> Fetcher:
         o = self.options
@@ -247,10 +271,18 @@ class Fetcher:
             max_redirects=o.max_redirects,
             verify=o.verify,
             transport=self._transport,
-            headers={"user-agent": f"epic-harness-fleet/{__version__}"},
+            headers=self._headers(),
             trust_env=False,
         )
         return self
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"user-agent": f"epic-harness-fleet/{__version__}"}
+        if self.cassettes is not None:
+            # only encodings vcrpy can decode before the scrubbers read a body (br or zstd would
+            # be offered wherever their decoders happen to be installed)
+            headers["accept-encoding"] = "gzip, deflate"
+        return headers
 
     async def __aexit__(self, *exc: object) -> None:
         if self._client is not None:
@@ -301,17 +333,26 @@ class Fetcher:
         host = (parts.hostname or "").lower()
         if host.rstrip(".").endswith(".invalid") or host == "invalid":
             return Fetched(name, url, "dns", detail=f"{host} is in the reserved .invalid domain (RFC 6761)")
-        unresolved, busy = await self.resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+        cassettes = self.cassettes
+        if cassettes is not None and cassettes.replaying:
+            unresolved, busy = cassettes.recorded_lookup(host), 0.0
+        else:
+            unresolved, busy = await self.resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+            if cassettes is not None:
+                cassettes.note_lookup(host, unresolved)
         if unresolved is not None:
             return Fetched(name, url, "dns", detail=unresolved, elapsed_s=busy)
         attempt = 0
         while True:
             attempt += 1
-            await self._limiter.wait(parts.netloc.lower())
+            if not self.replaying:
+                await self._limiter.wait(parts.netloc.lower())
             async with self._semaphore:
                 started = time.monotonic()
                 self.requests += 1
                 try:
+                    if cassettes is not None and cassettes.replaying:
+                        cassettes.replay_failure(url, attempt)  # raises what this attempt raised when recorded
                     response = await asyncio.wait_for(
                         self._client.get(url, headers={"accept": accept}), timeout=self._deadline())
                     outcome, detail, body = classify_response(
@@ -322,12 +363,19 @@ class Fetcher:
                     response, body, status, content_type = None, None, None, None
                     outcome = classify_exception(exc)
                     detail = f"{type(exc).__name__}: {exc}".strip().rstrip(":") if str(exc) else type(exc).__name__
+                    if cassettes is not None:
+                        if outcome == NOT_RECORDED:
+                            detail = cassettes.missing_detail(exc)
+                        elif not cassettes.replaying:
+                            cassettes.note_failure(url, attempt, exc, outcome)
                 busy += time.monotonic() - started
             retriable = outcome == "timeout" or (status is not None and status in RETRIED_STATUS)
             if not retriable or attempt > self.options.retries:
                 if status == 429 and outcome == "http-other":
                     detail = "HTTP 429 (rate limited)"
                 return Fetched(name, url, outcome, status, content_type, detail, attempt, busy, body)
+            if self.replaying:
+                continue  # the recording waited already
             delay = self.options.backoff * (2 ** (attempt - 1)) * (0.5 + self._rng.random())
             if response is not None:
                 delay = max(delay, _retry_after(response, self.options.max_retry_after) or 0.0)

@@ -4,13 +4,14 @@ independently and concurrently, and what they say."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -29,6 +30,9 @@ from harness.fleet.analyse import (
 from harness.fleet.directory import Directory, Target
 from harness.fleet.fetch import FHIR_JSON, JSON, WRONG_DOCUMENT, FetchOptions, Fetched, Fetcher
 from harness.fleet.release import parse_release
+
+if TYPE_CHECKING:
+    from harness.fleet.cassettes import FleetCassettes
 
 FORMAT = "epic-harness-fleet/1"
 SMART_CONFIGURATION = ".well-known/smart-configuration"
@@ -151,19 +155,25 @@ class FleetRun:
         return [t.as_dict() for t in self.tenants]
 
     def as_dict(self) -> dict[str, Any]:
-        tenants = self.tenant_dicts()
-        return {
-            "format": FORMAT,
-            "generated": self.started.isoformat(timespec="seconds"),
-            "directory": self.directory.summary(),
-            "apis": {
-                "set": self.requested.name,
-                "requested": [{"name": a.name, "version": a.version, "fhir": a.is_fhir} for a in self.requested.apis],
-            },
-            "options": self.options.as_dict(),
-            "stats": stats(tenants, wall_s=self.wall_s, entries=len(self.directory.entries), requests=self.requests),
-            "tenants": tenants,
-        }
+        return report_dict(self.directory, self.requested, self.options, self.tenant_dicts(), started=self.started,
+                           wall_s=self.wall_s, requests=self.requests)
+
+
+def report_dict(directory: Directory, requested: RequestedApis, options: FetchOptions,
+                tenants: list[dict[str, Any]], *, started: datetime, wall_s: float, requests: int) -> dict[str, Any]:
+    """The ``fleet.json`` object of a run from its tenant objects (in directory order)."""
+    return {
+        "format": FORMAT,
+        "generated": started.isoformat(timespec="seconds"),
+        "directory": directory.summary(),
+        "apis": {
+            "set": requested.name,
+            "requested": [{"name": a.name, "version": a.version, "fhir": a.is_fhir} for a in requested.apis],
+        },
+        "options": options.as_dict(),
+        "stats": stats(tenants, wall_s=wall_s, entries=len(directory.entries), requests=requests),
+        "tenants": tenants,
+    }
 
 
 def stats(tenants: Sequence[dict[str, Any]], *, wall_s: float, entries: int, requests: int) -> dict[str, Any]:
@@ -228,10 +238,13 @@ async def _fetch_tenant(fetcher: Fetcher, target: Target, analyse: _Analyser) ->
     if target.address.malformed or target.address.url is None:
         return result
     url = target.address.url
-    metadata, smart = await asyncio.gather(
-        fetcher.get_json("metadata", f"{url}/metadata", FHIR_JSON),
-        fetcher.get_json("smart-configuration", f"{url}/{SMART_CONFIGURATION}", JSON),
-    )
+    # under record or replay, the tenant's own cassette answers for both documents (and their retries)
+    tape = fetcher.cassettes.tenant(target) if fetcher.cassettes is not None else contextlib.nullcontext()
+    async with tape:
+        metadata, smart = await asyncio.gather(
+            fetcher.get_json("metadata", f"{url}/metadata", FHIR_JSON),
+            fetcher.get_json("smart-configuration", f"{url}/{SMART_CONFIGURATION}", JSON),
+        )
     return analyse(result, metadata, smart)
 
 
@@ -243,20 +256,27 @@ async def run_fleet_async(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     progress: Callable[[TenantResult], None] | None = None,
+    cassettes: FleetCassettes | None = None,
 ) -> FleetRun:
+    """Fetch and read every target. With ``cassettes`` (record or replay) each tenant's requests
+    go through its own cassette; a ``transport`` cannot be combined with them."""
     options = options or FetchOptions()
+    if cassettes is not None and transport is not None:
+        raise ValueError("cassettes record the network transport; they cannot be combined with a transport")
     run = FleetRun(directory=directory, requested=requested, options=options)
     started = time.monotonic()
     analyse = _Analyser(requested)
-    async with Fetcher(options, transport=transport) as fetcher:
-        async def one(index: int, target: Target) -> tuple[int, TenantResult]:
-            result = await _fetch_tenant(fetcher, target, analyse)
-            if progress is not None:
-                progress(result)
-            return index, result
+    patched = cassettes.patched() if cassettes is not None else contextlib.nullcontext()
+    with patched:
+        async with Fetcher(options, transport=transport, cassettes=cassettes) as fetcher:
+            async def one(index: int, target: Target) -> tuple[int, TenantResult]:
+                result = await _fetch_tenant(fetcher, target, analyse)
+                if progress is not None:
+                    progress(result)
+                return index, result
 
-        done = await asyncio.gather(*(one(i, t) for i, t in enumerate(targets)))
-        run.requests = fetcher.requests
+            done = await asyncio.gather(*(one(i, t) for i, t in enumerate(targets)))
+            run.requests = fetcher.requests
     run.tenants = [r for _, r in sorted(done, key=lambda pair: pair[0])]
     run.wall_s = time.monotonic() - started
     return run
@@ -264,7 +284,8 @@ async def run_fleet_async(
 
 def run_fleet(directory: Directory, targets: Sequence[Target], requested: RequestedApis,
               options: FetchOptions | None = None, *, transport: httpx.AsyncBaseTransport | None = None,
-              progress: Callable[[TenantResult], None] | None = None) -> FleetRun:
+              progress: Callable[[TenantResult], None] | None = None,
+              cassettes: FleetCassettes | None = None) -> FleetRun:
     """:func:`run_fleet_async` in its own event loop."""
     return asyncio.run(run_fleet_async(directory, targets, requested, options, transport=transport,
-                                       progress=progress))
+                                       progress=progress, cassettes=cassettes))
