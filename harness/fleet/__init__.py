@@ -13,6 +13,9 @@ compared with an earlier ``fleet.json`` lists what changed.
 - :mod:`.run` a whole fleet run and its statistics
 - :mod:`.baseline` what changed between two runs
 - :mod:`.report` fleet.json, fleet.csv, fleet.html, Allure results
+- :mod:`.cassettes` one cassette per tenant: record a fleet run, replay it with no network
+- :mod:`.distribute` the same run split across pytest-xdist workers (``--workers N``), merged
+- :mod:`.xdist_shards` the pytest module those workers run, one test per shard
 - :mod:`.cli` ``epic-harness fleet``
 """
 

@@ -13,6 +13,7 @@ from harness.errors import HarnessError
 
 EXIT_OK, EXIT_USAGE = 0, 2
 DEFAULT_SET = "careforce-phoenix"
+DEFAULT_CASSETTE_DIR = Path("cassettes") / "fleet"
 MAX_CHANGE_LINES = 20
 
 
@@ -81,6 +82,15 @@ def add_fleet_parser(subparsers: Any) -> argparse.ArgumentParser:
     fleet.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
                        help="retries after a timeout, 5xx or 429, with backoff (default 2)")
     fleet.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N distinct addresses")
+    fleet.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                       help="split the tenants across N pytest-xdist worker processes (default 1: this process). "
+                            "While --per-host-rps is above 0 each host's tenants stay on one worker; "
+                            "--concurrency applies to each worker")
+    fleet.add_argument("--mode", choices=("live", "record", "replay"), default="live",
+                       help="live (default); record: write every tenant's answers into cassettes; "
+                            "replay: answer from the cassettes, with no network")
+    fleet.add_argument("--cassette-dir", default=str(DEFAULT_CASSETTE_DIR), metavar="DIR",
+                       help=f"the cassettes' folder, one cassette per tenant (default {DEFAULT_CASSETTE_DIR})")
     fleet.set_defaults(handler=command_fleet)
     return fleet
 
@@ -114,6 +124,8 @@ def _command_fleet(args: argparse.Namespace) -> int:
     directory = load_directory(args.endpoints)
     requested = load_named_set(args.apis)
     baseline = load_fleet_json(args.baseline) if args.baseline else None
+    mode, workers = args.mode, args.workers
+    cassette_dir = _cassette_dir(mode, Path(args.cassette_dir))
     report_dir = Path(args.report_dir) if args.report_dir else Path("reports") / f"fleet-{datetime.now():%Y%m%d-%H%M%S}"
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
@@ -132,11 +144,23 @@ def _command_fleet(args: argparse.Namespace) -> int:
     people = interactive()
     progress, finish = _progress(len(targets), people)
     try:
-        run = run_fleet(directory, targets, requested, options, progress=progress)
+        if workers > 1:
+            from harness.fleet.distribute import run_fleet_distributed
+
+            run: Any = run_fleet_distributed(directory, targets, requested, options, workers=workers,
+                                             endpoints=args.endpoints, limit=args.limit, progress=progress,
+                                             cassettes=(mode, cassette_dir) if cassette_dir is not None else None)
+        else:
+            from harness.fleet.cassettes import FleetCassettes
+
+            cassettes = FleetCassettes(mode, cassette_dir) if cassette_dir is not None else None
+            run = run_fleet(directory, targets, requested, options, progress=progress, cassettes=cassettes)
     finally:
         finish()
     report = run.as_dict()
     report["endpoints_file"] = str(args.endpoints)
+    if cassette_dir is not None:
+        report["cassettes"] = {"mode": mode, "dir": str(cassette_dir)}
     changes = None
     if baseline is not None:
         changes = compare(baseline, report)
@@ -153,6 +177,23 @@ def _command_fleet(args: argparse.Namespace) -> int:
         for line in lines:
             print(line)
     return EXIT_OK
+
+
+def _cassette_dir(mode: str, folder: Path) -> Path | None:
+    """The cassettes' folder under record or replay (None live); a usage error when it cannot serve."""
+    from harness.errors import UsageError
+
+    if mode == "live":
+        return None
+    if mode == "replay":
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: no fleet cassettes here; record them first with --mode record")
+        return folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{folder}: cannot create the cassette folder ({exc.strerror or exc})") from None
+    return folder
 
 
 def _progress(total: int, people: bool) -> tuple[Callable[[Any], None] | None, Callable[[], None]]:
@@ -186,6 +227,18 @@ def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
         f"full coverage: {s['full_coverage']} of {s['tenants']}",
         f"time: {s['wall_s']} s wall, {s['sum_tenant_s']} s summed over tenants, {s['requests']} requests",
     ]
+    if "distribution" in report:
+        d = report["distribution"]
+        sizes = ", ".join(str(shard["tenants"]) for shard in d["shards"]) or "none"
+        lines.append(f"workers: {d['workers']}, sharded {d['sharding']} (tenants per shard: {sizes})")
+    if "cassettes" in report:
+        c = report["cassettes"]
+        if c["mode"] == "record":
+            lines.append(f"cassettes: recorded into {c['dir']}, one per tenant")
+        else:
+            missing = sum(1 for t in report["tenants"]
+                          if "not-recorded" in (t["metadata"]["outcome"], t["smart_configuration"]["outcome"]))
+            lines.append(f"cassettes: replayed from {c['dir']}; tenants not recorded: {missing}")
     if "changes" in report:
         counts: dict[str, int] = {}
         for change in report["changes"]:
