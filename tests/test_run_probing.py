@@ -14,8 +14,21 @@ from tests.conftest import DATA
 import json
 
 
-def test_probe_finds_and_shrinks_a_500(sandbox_run) -> None:
-    run = sandbox_run("fhir-500-on-malformed:Encounter", pytest_args=["-m", "probing", "-k", "Encounter or Practitioner"])
+def _tenant_with_budget(tmp_path: Path, examples: int, seed: int) -> Path:
+    from tests.conftest import SANDBOX_TENANT
+
+    text = SANDBOX_TENANT.read_text().replace("[probing]\nexamples = 5", f"[probing]\nexamples = {examples}\nseed = {seed}")
+    text = text.replace('"keys/', f'"{SANDBOX_TENANT.parent}/keys/').replace(
+        '"sandbox-app.jwks.json"', f'"{SANDBOX_TENANT.parent}/sandbox-app.jwks.json"')
+    path = tmp_path / "probing.toml"
+    path.write_text(text)
+    return path
+
+
+def test_probe_finds_and_shrinks_a_500(sandbox_run, tmp_path: Path) -> None:
+    tenant = _tenant_with_budget(tmp_path, 30, 20261123)
+    run = sandbox_run("fhir-500-on-malformed:Encounter", tenant=tenant,
+                      pytest_args=["-m", "probing", "-k", "Encounter or Practitioner"])
     assert run.exit_code == 1
     probe = run.check("probe.search[Encounter.Search (Patient Chart) (R4)]")
     assert probe["outcome"] == "failed" and probe["category"] == "tenant-fault"
