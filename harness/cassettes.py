@@ -87,6 +87,15 @@ class Scrubber:
         self.secrets = secrets
         self.pseudonymizer = pseudonymizer
 
+    def _clean(self, body: str, content_type: str) -> str:
+        cleaned = scrub_body(body, content_type, self.secrets)
+        if self.pseudonymizer and "json" in content_type.lower():
+            try:
+                cleaned = json.dumps(self.pseudonymizer.resource(json.loads(cleaned)), ensure_ascii=False)
+            except ValueError:
+                pass
+        return cleaned
+
     def request(self, request: Any) -> Any:
         for name in list(request.headers):
             if name.lower() in SECRET_HEADERS:
@@ -95,14 +104,7 @@ class Scrubber:
         request.uri = self.pseudonymizer.query(uri) if self.pseudonymizer else uri
         if request.body:
             body = request.body.decode("utf-8", "replace") if isinstance(request.body, bytes) else request.body
-            ctype = _header_get(dict(request.headers), "content-type")
-            cleaned = scrub_body(body, ctype, self.secrets)
-            if self.pseudonymizer and "json" in ctype.lower():
-                try:
-                    cleaned = json.dumps(self.pseudonymizer.resource(json.loads(cleaned)), ensure_ascii=False)
-                except ValueError:
-                    pass
-            request.body = cleaned.encode("utf-8")
+            request.body = self._clean(body, _header_get(dict(request.headers), "content-type")).encode("utf-8")
         return request
 
     def response(self, response: dict[str, Any]) -> dict[str, Any]:
@@ -113,14 +115,7 @@ class Scrubber:
         body = response.get("body", {}).get("string")
         if body:
             text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-            ctype = _header_get(headers, "content-type")
-            cleaned = scrub_body(text, ctype, self.secrets)
-            if self.pseudonymizer and "json" in ctype.lower():
-                try:
-                    cleaned = json.dumps(self.pseudonymizer.resource(json.loads(cleaned)), ensure_ascii=False)
-                except ValueError:
-                    pass
-            response["body"]["string"] = cleaned.encode("utf-8")
+            response["body"]["string"] = self._clean(text, _header_get(headers, "content-type")).encode("utf-8")
             for name in list(headers):
                 if name.lower() == "content-length":
                     headers[name] = [str(len(response["body"]["string"]))]

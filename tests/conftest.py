@@ -64,3 +64,21 @@ def sandbox_run(tmp_path: Path):
                                *extra, pytest_args=pytest_args)
 
     return run
+
+
+def tenant_variant(tmp_path: Path, *, replace: dict[str, str] | None = None, append: str = "",
+                   drop_table: str | None = None, file_name: str = "variant.toml") -> Path:
+    """A copy of the sandbox tenant file with some text changed; its key paths stay valid."""
+    text = SANDBOX_TENANT.read_text()
+    if drop_table:
+        start = text.index(f"[{drop_table}]")
+        end = text.index("\n[", start + 1) + 1
+        text = text[:start] + text[end:]
+    for old, new in (replace or {}).items():
+        assert old in text, f"{old!r} is not in the sandbox tenant file"
+        text = text.replace(old, new)
+    text = text.replace('"keys/', f'"{SANDBOX_TENANT.parent}/keys/').replace(
+        '"sandbox-app.jwks.json"', f'"{SANDBOX_TENANT.parent}/sandbox-app.jwks.json"')
+    path = tmp_path / file_name
+    path.write_text(text + append)
+    return path

@@ -6,16 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SANDBOX_TENANT, run_harness
+from tests.conftest import run_harness, tenant_variant
 
 
 def _tenant(tmp_path: Path, name: str, extra: str = "") -> Path:
-    text = SANDBOX_TENANT.read_text().replace('name = "sandbox"', f'name = "{name}"')
-    text = text.replace('"keys/', f'"{SANDBOX_TENANT.parent}/keys/').replace(
-        '"sandbox-app.jwks.json"', f'"{SANDBOX_TENANT.parent}/sandbox-app.jwks.json"')
-    path = tmp_path / f"{name}.toml"
-    path.write_text(text + extra)
-    return path
+    return tenant_variant(tmp_path, replace={'name = "sandbox"': f'name = "{name}"'}, append=extra,
+                          file_name=f"{name}.toml")
 
 
 def test_several_tenants_each_with_its_own_report_and_gate(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SANDBOX_TENANT
+from tests.conftest import tenant_variant
 
 TIGHT = """
 [client]
@@ -22,15 +22,7 @@ retry_after_cap = 2
 
 @pytest.fixture
 def tight_tenant(tmp_path: Path) -> Path:
-    text = SANDBOX_TENANT.read_text()
-    start = text.index("[client]")
-    end = text.index("[", start + 1)
-    text = text[:start] + text[end:]
-    text = text.replace('"keys/', f'"{SANDBOX_TENANT.parent}/keys/').replace(
-        '"sandbox-app.jwks.json"', f'"{SANDBOX_TENANT.parent}/sandbox-app.jwks.json"')
-    path = tmp_path / "tight.toml"
-    path.write_text(text + TIGHT)
-    return path
+    return tenant_variant(tmp_path, drop_table="client", append=TIGHT)
 
 
 @pytest.mark.parametrize(

@@ -15,14 +15,9 @@ import json
 
 
 def _tenant_with_budget(tmp_path: Path, examples: int, seed: int) -> Path:
-    from tests.conftest import SANDBOX_TENANT
+    from tests.conftest import tenant_variant
 
-    text = SANDBOX_TENANT.read_text().replace("[probing]\nexamples = 5", f"[probing]\nexamples = {examples}\nseed = {seed}")
-    text = text.replace('"keys/', f'"{SANDBOX_TENANT.parent}/keys/').replace(
-        '"sandbox-app.jwks.json"', f'"{SANDBOX_TENANT.parent}/sandbox-app.jwks.json"')
-    path = tmp_path / "probing.toml"
-    path.write_text(text)
-    return path
+    return tenant_variant(tmp_path, replace={"[probing]\nexamples = 5": f"[probing]\nexamples = {examples}\nseed = {seed}"})
 
 
 def test_probe_finds_and_shrinks_a_500(sandbox_run, tmp_path: Path) -> None:

@@ -69,13 +69,9 @@ def test_fhir_token_checks(sandbox_run) -> None:
 
 
 def test_negative_checks_off_for_production_style_tenant(sandbox_run, tmp_path) -> None:
-    from tests.conftest import SANDBOX_TENANT
+    from tests.conftest import tenant_variant
 
-    text = SANDBOX_TENANT.read_text().replace('[checks]\n', '[checks]\nnegative_auth = false\n')
-    text = text.replace('"keys/', f'"{SANDBOX_TENANT.parent}/keys/').replace(
-        '"sandbox-app.jwks.json"', f'"{SANDBOX_TENANT.parent}/sandbox-app.jwks.json"')
-    tenant = tmp_path / "t.toml"
-    tenant.write_text(text)
+    tenant = tenant_variant(tmp_path, replace={"[checks]\n": "[checks]\nnegative_auth = false\n"})
     run = sandbox_run("token-skip:aud", pytest_args=REFUSALS, tenant=tenant)
     assert run.exit_code == 0
     assert set(run.outcomes().values()) == {"skipped"}
