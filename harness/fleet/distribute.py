@@ -107,8 +107,22 @@ def progress_file(work: Path, index: int) -> Path:
     return work / f"shard-{index}.progress"
 
 
+def error_file(work: Path, index: int) -> Path:
+    return work / f"shard-{index}.error"
+
+
 def run_shard(plan: dict[str, Any], index: int) -> Path:
-    """Fetch one shard of a plan (in a worker) and write its tenants' objects; returns the file."""
+    """Fetch one shard of a plan (in a worker) and write its tenants' objects; returns the file.
+    Whatever stops it is written to ``shard-<i>.error`` for the parent to report, then raised."""
+    try:
+        return _run_shard(plan, index)
+    except BaseException as exc:
+        text = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
+        error_file(Path(plan["work"]), index).write_text(text, "utf-8")
+        raise
+
+
+def _run_shard(plan: dict[str, Any], index: int) -> Path:
     from harness.catalog import load_named_set
     from harness.fleet.cassettes import FleetCassettes
     from harness.fleet.directory import distinct_targets, load_directory
@@ -174,8 +188,14 @@ class DistributedRun:
         return report
 
 
+def _tenants(count: int) -> str:
+    return f"{count} tenant" + ("" if count == 1 else "s")
+
+
 def _child_env(plan_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    # nothing of an enclosing pytest run (options, plugins, its own xdist worker's identity)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_CURRENT_TEST") and not k.startswith("PYTEST_XDIST")}
     env[PLAN_ENV] = str(plan_path)
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only xdist, named below: not the harness's plugin, nor any other
     root = str(Path(__file__).resolve().parents[2])  # the harness importable even when not installed
@@ -278,9 +298,13 @@ def run_fleet_distributed(
             results = []
             for shard in shards:
                 path = shard_file(work, shard.index)
+                error = error_file(work, shard.index)
+                if error.is_file():
+                    raise HarnessError(f"fleet worker for shard {shard.index} ({_tenants(len(shard.targets))}) "
+                                       f"failed: {error.read_text('utf-8', 'replace')}")
                 if not path.is_file():
                     tail = log_path.read_text("utf-8", "replace").strip().splitlines()[-25:]
-                    raise HarnessError(f"fleet worker for shard {shard.index} ({len(shard.targets)} tenants) "
+                    raise HarnessError(f"fleet worker for shard {shard.index} ({_tenants(len(shard.targets))}) "
                                        f"wrote no result (pytest exit {child.returncode}):\n" + "\n".join(tail))
                 results.append(json.loads(path.read_text("utf-8")))
         for shard, result in zip(shards, results):
