@@ -52,9 +52,7 @@ from harness.cassettes import Scrubber
 from harness.fleet.directory import Target
 from harness.scrub import SecretRegistry
 
-Mode = Literal["live", "record", "replay"]
-MODES: tuple[Mode, ...] = ("live", "record", "replay")
-DEFAULT_DIR = Path("cassettes") / "fleet"
+Mode = Literal["record", "replay"]
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
 METADATA = "fleet"
 
@@ -122,7 +120,7 @@ class _Router:
 class FleetCassettes:
     """Per-tenant cassettes for a fleet run, in ``record`` or ``replay`` mode."""
 
-    def __init__(self, mode: Mode, directory: str | Path = DEFAULT_DIR, secrets: SecretRegistry | None = None) -> None:
+    def __init__(self, mode: Mode, directory: str | Path, secrets: SecretRegistry | None = None) -> None:
         if mode not in ("record", "replay"):
             raise ValueError(f"fleet cassettes record or replay, not {mode!r}")
         self.mode = mode

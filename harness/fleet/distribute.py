@@ -153,7 +153,6 @@ def _run_shard(plan: dict[str, Any], index: int) -> Path:
         "tenants": [[i, row] for i, row in zip(shard["targets"], run.tenant_dicts())],
         "requests": run.requests,
         "wall_s": round(run.wall_s, 3),
-        "missing": cassettes.missing if cassettes is not None else 0,
     })
     return out
 
@@ -172,7 +171,6 @@ class DistributedRun:
     started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     wall_s: float = 0.0
     requests: int = 0
-    missing: int = 0
 
     def tenant_dicts(self) -> list[dict[str, Any]]:
         return self.rows
@@ -311,7 +309,6 @@ def run_fleet_distributed(
             for i, row in result["tenants"]:
                 rows[i] = row
             run.requests += result["requests"]
-            run.missing += result.get("missing", 0)
             run.shards.append({"index": shard.index, "tenants": len(shard.targets), "hosts": len(shard.hosts),
                                "worker": result.get("worker"), "requests": result["requests"],
                                "wall_s": result["wall_s"]})

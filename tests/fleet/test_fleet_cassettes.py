@@ -222,3 +222,35 @@ def test_options_and_their_defaults(capsys):
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args(["fleet", "--endpoints", "x.json", *bad])
         assert exit_info.value.code == 2
+
+
+def test_a_host_that_did_not_resolve_replays_as_dns_without_a_lookup(tmp_path, monkeypatch):
+    from harness.catalog import load_named_set
+    from harness.fleet.cassettes import FleetCassettes
+    from harness.fleet.directory import distinct_targets, parse_text
+    from harness.fleet.fetch import FetchOptions, Fetcher
+    from harness.fleet.run import run_fleet
+
+    directory = parse_text("https://gone.example.org/api/FHIR/R4\n", "list")
+    targets = distinct_targets(directory)
+    options = FetchOptions(per_host_rps=None, connect_timeout=1.0, read_timeout=1.0, retries=0)
+
+    async def unresolved(self, host, port):
+        return f"{host} does not resolve (no such name)"
+
+    monkeypatch.setattr(Fetcher, "_lookup", unresolved)
+    recorded = run_fleet(directory, targets, load_named_set("careforce-phoenix"), options,
+                         cassettes=FleetCassettes("record", tmp_path)).as_dict()
+
+    async def no_lookup(self, host, port):
+        raise AssertionError("a replay looked a host up")
+
+    monkeypatch.setattr(Fetcher, "_lookup", no_lookup)
+    replayed = run_fleet(directory, targets, load_named_set("careforce-phoenix"), options,
+                         cassettes=FleetCassettes("replay", tmp_path)).as_dict()
+    assert untimed(replayed["tenants"]) == untimed(recorded["tenants"])
+    metadata = replayed["tenants"][0]["metadata"]
+    assert (metadata["outcome"], metadata["detail"]) == ("dns", "gone.example.org does not resolve (no such name)")
+    stored = yaml.load(cassette_path(tmp_path, targets[0].key).read_text("utf-8"), Loader=LOADER)
+    assert stored["metadata"]["fleet"]["lookups"] == {"gone.example.org": "gone.example.org does not resolve "
+                                                                          "(no such name)"}
