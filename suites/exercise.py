@@ -12,6 +12,7 @@ from harness.catalog.probes import MissingTestData, read_id, search_params
 from harness.checks import CheckContext, CheckFailed
 from harness.client import TenantClient
 from harness.config import Tenant
+from harness.errors import TenantError
 from harness.fhir.paging import SearchResult, follow_search
 from harness.fhir.validation import validator_for
 
@@ -25,15 +26,22 @@ HARNESS_TAG = {"system": "urn:epic-fhir-harness", "code": "conformance-test",
 class SearchCache:
     """One search per (version, resource, query) per run, shared by the search and read checks."""
 
-    results: dict[tuple[str, str, tuple[tuple[str, str], ...]], SearchResult] = field(default_factory=dict)
+    results: dict[tuple[str, str, tuple[tuple[str, str], ...]], SearchResult | TenantError] = field(default_factory=dict)
 
     def search(self, client: TenantClient, api: Api, params: dict[str, str]) -> SearchResult:
+        """A failed search is remembered too: a broken tenant is asked once, not once per check."""
         key = (str(api.version), str(api.resource), tuple(sorted(params.items())))
         if key not in self.results:
-            self.results[key] = follow_search(client, client.url(str(api.version), str(api.resource)),
-                                              params=params, resource_type=api.resource,
-                                              what=f"GET {api.resource}?{'&'.join(f'{k}={v}' for k, v in params.items())}")
-        return self.results[key]
+            try:
+                self.results[key] = follow_search(
+                    client, client.url(str(api.version), str(api.resource)), params=params,
+                    resource_type=api.resource, what=f"GET {api.resource}?{'&'.join(f'{k}={v}' for k, v in params.items())}")
+            except TenantError as exc:
+                self.results[key] = exc
+        found = self.results[key]
+        if isinstance(found, TenantError):
+            raise found
+        return found
 
 
 def probe_params(api: Api, tenant: Tenant) -> dict[str, str]:

@@ -9,24 +9,6 @@ import pytest
 from tests.conftest import run_harness
 
 
-def test_embedded_sandbox_run_passes_with_coverage_table(tmp_path: Path) -> None:
-    run = run_harness(tmp_path / "report")
-    assert run.exit_code == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert "API coverage: sandbox (149 requested)" in run.stdout
-    summary = run.summary
-    assert summary["gate"] == "passed" and summary["environment"] == "non-production"
-    assert len(summary["apis"]) == 149
-    practitioner = run.api("Practitioner.Read (Organizational Directory) (R4)")
-    assert (practitioner["declared"], practitioner["granted"], practitioner["group"]) == (
-        True, True, "Providers & organizational directory")
-    assert run.api("Appointment.$find (STU3)")["declared"] is None
-    assert run.api("GetWaitTimes")["declared"] is None
-    assert run.check("discovery.smart-configuration.signing-algorithms")["outcome"] == "warning"
-    for name in ("junit.xml", "summary.md", "allure-results"):
-        assert (run.report_dir / name).exists()
-    assert summary["stats"]["token_requests"] >= 1
-
-
 @pytest.mark.parametrize(
     ("fault", "check_id"),
     [

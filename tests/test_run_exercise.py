@@ -10,9 +10,18 @@ import pytest
 from tests.conftest import run_harness
 
 
-def test_all_149_apis_in_the_matrix_with_three_columns(tmp_path: Path) -> None:
+def test_embedded_default_run_exercises_all_149_apis(tmp_path: Path) -> None:
+    """The README's first command: no --tenant, the embedded sandbox, the whole suite."""
     run = run_harness(tmp_path / "report")
     assert run.exit_code == 0, [c for c in run.summary["checks"] if c["outcome"] in ("failed", "broken")][:5]
+    assert "API coverage: sandbox (149 requested)" in run.stdout and "gate: PASSED" in run.stdout
+    summary = run.summary
+    assert summary["gate"] == "passed" and summary["environment"] == "non-production"
+    assert run.api("Appointment.$find (STU3)")["declared"] is None and run.api("GetWaitTimes")["declared"] is None
+    assert run.check("discovery.smart-configuration.signing-algorithms")["outcome"] == "warning"
+    for name in ("junit.xml", "summary.md", "summary.html", "allure-results"):
+        assert (run.report_dir / name).exists()
+    assert summary["stats"]["token_requests"] == 1
     apis = run.summary["apis"]
     assert len(apis) == 149
     exercised = [a for a in apis if a["exercised"] in ("passed", "warning")]
