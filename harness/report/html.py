@@ -82,7 +82,7 @@ def render(results: RunResults, sds: list[dict] | None = None) -> str:
     for group, rows in groupby(results.apis, key=lambda r: r.group):
         parts.append(f'<tr class=group><td colspan=5>{escape(group)}</td></tr>')
         for r in rows:
-            detail = "; ".join(v for v in r.detail.values() if v)
+            detail = "; ".join(dict.fromkeys(v for v in r.detail.values() if v))
             parts.append(f"<tr><td>{escape(r.name)}</td>{_cell(r.declared)}{_cell(r.granted)}"
                          f'<td class="{r.exercised or "na"}">{escape(r.exercised or "–")}</td><td><small>{escape(detail)}</small></td></tr>')
     parts.append("</table>")

@@ -43,7 +43,7 @@ def write_summary_md(results: RunResults, path: Path) -> None:
     lines += ["## Coverage matrix", "",
               "| API | Group | Declared | Granted | Exercised | Detail |", "|---|---|---|---|---|---|"]
     for row in results.apis:
-        detail = "; ".join(f"{k}: {v}" for k, v in row.detail.items() if v)
+        detail = "; ".join(dict.fromkeys(v for v in row.detail.values() if v))
         lines.append(f"| {row.name} | {row.group} | {MARK[row.declared]} | {MARK[row.granted]} | "
                      f"{_exercised(row)} | {detail.replace('|', '/')} |")
     lines += ["", "## Checks", "", "| Outcome | Check | Title | Message |", "|---|---|---|---|"]
