@@ -102,3 +102,19 @@ def test_tracking_tags_are_stripped() -> None:
             '<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments)}</script>'
             '<script src="app.js"></script></head></html>')
     assert strip_tracking(page) == '<html><head><script src="app.js"></script></head></html>'
+    bundle = '<script src="data:text/javascript;base64,KGZ1bmN0aW9uKCl7gtagdataLayerxx"></script>'
+    assert strip_tracking(bundle) == bundle
+
+
+def test_report_command_builds_one_file_without_analytics(sandbox_run) -> None:
+    if not shutil.which("npx"):
+        pytest.skip("Node.js (npx) is not installed here; the command's message without it is tested above")
+    run = sandbox_run(FAULT, pytest_args=SELECT)
+    done = subprocess.run([sys.executable, "-m", "harness", "report", str(run.report_dir)], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-1000:]
+    index = run.report_dir / "allure-report" / "index.html"
+    html = index.read_text("utf-8", "replace")
+    assert index.stat().st_size > 1_000_000, "the report's own bundle was lost"
+    assert "googletagmanager" not in html and "google-analytics" not in html
+    assert [p.name for p in index.parent.iterdir()].count("index.html") == 1

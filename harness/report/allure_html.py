@@ -11,8 +11,11 @@ from pathlib import Path
 from harness.errors import UsageError
 
 ALLURE_PACKAGE = "allure@3.18.0"
-TRACKING = re.compile(r"<script[^>]*(googletagmanager|google-analytics|gtag)[^>]*>.*?</script>|"
-                      r"<script[^>]*>[^<]*(gtag\(|dataLayer)[^<]*</script>", re.S | re.I)
+# A script loaded from an analytics host, or a short inline snippet calling gtag/dataLayer. Only
+# these: the report's own bundle is inlined as base64, where any letters may occur by chance.
+TRACKING = re.compile(
+    r"<script\b[^>]*\bsrc=[\"']https?://[^\"']*(?:googletagmanager|google-analytics)\.[^\"']*[\"'][^>]*>\s*</script>"
+    r"|<script\b[^>]*>[^<]{0,2000}?(?:gtag\(|dataLayer)[^<]{0,2000}?</script>", re.I)
 HOW_TO_GET_NODE = ("the Allure report needs Node.js 18 or newer (npx). Install it (e.g. `apt-get install nodejs npm`), "
                    "then run `epic-harness report` again; the raw results in allure-results/ are complete without it")
 
