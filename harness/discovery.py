@@ -120,6 +120,10 @@ class Discovery:
             )
         return self._capabilities[version]
 
+    def fetched(self, version: str) -> FetchedDocument | None:
+        """The CapabilityStatement of ``version`` if this run fetched it, without fetching it."""
+        return self._capabilities.get(version)
+
     def token_endpoint(self) -> str:
         if self.tenant.auth.token_endpoint:
             self.client.allow_origin(self.tenant.auth.token_endpoint)

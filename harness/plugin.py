@@ -79,6 +79,15 @@ class RunState:
             )
         return self._provider
 
+    @property
+    def known_grants(self) -> Grants | None:
+        """The grants, if this run obtained a token (never asks for one)."""
+        return self._grants
+
+    @property
+    def token_requests(self) -> int:
+        return self._provider.requests_sent if self._provider else 0
+
     def grants(self) -> Grants:
         if self._grants is None:
             self.token()
@@ -412,11 +421,11 @@ def build_results(state: RunState) -> RunResults:
     for c in checks:
         if c.api and REGISTRY.get(c.check_id, None) and REGISTRY[c.check_id].exercises:
             per_api.setdefault(c.api, []).append(c)
-    grants = state._grants
+    grants = state.known_grants
     why_no_grants = f"no token: {state.grants_error}" if state.grants_error else "no token was requested in this run"
     rows = []
     for api in state.tenant.requested.apis:
-        cap_doc = state.discovery._capabilities.get(api.version) if api.version else None
+        cap_doc = state.discovery.fetched(api.version) if api.version else None
         cap = cap_doc.body if cap_doc else None
         d = declared(api, cap) if (cap_doc is not None or not api.is_fhir) else declared(api, None)
         if cap_doc is None and api.is_fhir:
@@ -438,7 +447,7 @@ def build_results(state: RunState) -> RunResults:
         requested_set=state.tenant.requested.name, checks=checks, apis=rows,
         gate=compute(GateInput(checks, rows, state.policy or GatePolicy(), state.baseline)),
         stats={"requests_sent": state.client.requests_sent,
-               "token_requests": state._provider.requests_sent if state._provider else 0,
+               "token_requests": state.token_requests,
                "retries": state.client.retries, "throttled_429": state.client.throttled, "retry_wait_s": round(state.client.retry_wait, 2),
                "rate_limit_wait_s": round(state.client.limiter.waited, 2),
                "rate_limit_per_s": state.tenant.client.rate_per_second,
