@@ -187,7 +187,7 @@ def run_one(args: argparse.Namespace) -> int:
         argv = [
             str(suites_dir()), "--tenant", str(tenant_file), "--report-dir", str(report_dir),
             "-p", "no:cacheprovider", "--rootdir", str(suites_dir().parent), "-c", os.devnull,
-            "-W", "ignore::pytest.PytestAssertRewriteWarning", "--assert=plain",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning", "--assert=plain", "--tb=no", "-rN",
         ]
         if base_url:
             argv += ["--base-url", base_url]

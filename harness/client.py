@@ -51,6 +51,33 @@ class TransportFault(TenantError):
     """The connection failed or timed out: nothing usable came back."""
 
 
+class CircuitBreaker:
+    """After ``threshold`` transport faults in a row, requests fail at once for ``cool_down`` seconds,
+    then one is let through; an answer closes the breaker again. An unreachable tenant costs seconds,
+    not one timeout per check."""
+
+    def __init__(self, threshold: int = 3, cool_down: float = 30.0) -> None:
+        self.threshold = threshold
+        self.cool_down = cool_down
+        self.failures = 0
+        self.open_until = 0.0
+        self.last_error = ""
+
+    def check(self, what: str) -> None:
+        if self.failures >= self.threshold and time.monotonic() < self.open_until:
+            raise TransportFault(f"{what}: not sent; the tenant did not answer the last {self.failures} requests "
+                                 f"({self.last_error}); trying again in {self.open_until - time.monotonic():.0f} s")
+
+    def failed(self, error: str) -> None:
+        self.failures += 1
+        self.last_error = error
+        if self.failures >= self.threshold:
+            self.open_until = time.monotonic() + self.cool_down
+
+    def answered(self) -> None:
+        self.failures = 0
+
+
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -92,6 +119,7 @@ class TenantClient:
         self.retries = 0
         self.retry_wait = 0.0
         self.throttled = 0  # 429 answers seen
+        self.breaker = CircuitBreaker()
         self.first_sent: float | None = None
         self.last_done: float | None = None
         self._origins = {origin_of(tenant.base_url)} | {origin_of(u) for u in tenant.fhir_bases.values()}
@@ -152,13 +180,16 @@ class TenantClient:
         attempt = 0
         while True:
             attempt += 1
+            self.breaker.check(f"{method} {self.secrets.scrub_text(url)}")
             try:
                 response = self._send_once(method, url, headers, kw)
-            except TransportFault:
+            except TransportFault as exc:
+                self.breaker.failed(str(exc).split(": ", 1)[-1][:120])
                 if not retryable or attempt > self.settings.max_retries:
                     raise
                 self._wait(self._backoff(attempt))
                 continue
+            self.breaker.answered()
             status = response.status_code
             if status == 429:
                 self.throttled += 1

@@ -135,8 +135,14 @@ class Discovery:
         if token:
             self.client.allow_origin(token)
             return token
-        raise AuthError("no token endpoint: the smart-configuration has no token_endpoint and the "
-                        "CapabilityStatement has no oauth-uris token; set auth.token_endpoint in the tenant file")
+        smart_doc = self.smart_configuration
+        why = (f"the smart-configuration could not be read ({smart_doc.error})" if smart_doc.body is None
+               else "the smart-configuration has no token_endpoint")
+        cap = self.capability(self.primary_version)
+        cap_why = (f"the CapabilityStatement could not be read ({cap.error})" if cap.body is None
+                   else "the CapabilityStatement has no oauth-uris token")
+        raise AuthError(f"no token endpoint: {why} and {cap_why}; set auth.token_endpoint in the tenant file "
+                        f"if the tenant does not publish it", category="tenant-configuration")
 
     @property
     def software_version(self) -> str | None:

@@ -54,3 +54,16 @@ def test_503_with_retry_after_is_retried_and_passes(sandbox_run, tight_tenant: P
                       pytest_args=["-m", "exercise", "-k", "Coverage"])
     assert run.exit_code == 0
     assert run.summary["stats"]["retries"] >= 1 and run.summary["stats"]["retry_wait_s"] >= 1
+
+
+def test_unreachable_tenant_fails_fast_and_clearly(tmp_path: Path) -> None:
+    from tests.conftest import SANDBOX_TENANT, run_harness
+
+    run = run_harness(tmp_path / "report", "--tenant", str(SANDBOX_TENANT), "--base-url", "http://127.0.0.1:1",
+                      pytest_args=["-m", "discovery or auth or exercise", "-k", "not refuses"])
+    assert run.exit_code == 1
+    assert "Traceback" not in run.stdout + run.stderr
+    served = run.check("discovery.smart-configuration.served")
+    assert served["outcome"] == "failed" and "ConnectError" in served["message"]
+    assert run.summary["stats"]["requests_sent"] <= 12  # the breaker stops sending after a few failures
+    assert not [c for c in run.summary["checks"] if c["outcome"] == "broken"]
