@@ -50,9 +50,14 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 class TransportFault(TenantError):
     """The connection failed or timed out: nothing usable came back."""
 
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable  # no connection at all (refused, DNS, TLS, connect timeout)
+
 
 class CircuitBreaker:
-    """After ``threshold`` transport faults in a row, requests fail at once for ``cool_down`` seconds,
+    """After ``threshold`` failed connections in a row (not slow answers: one hanging API must not
+    stop the others), requests fail at once for ``cool_down`` seconds,
     then one is let through; an answer closes the breaker again. An unreachable tenant costs seconds,
     not one timeout per check."""
 
@@ -184,7 +189,8 @@ class TenantClient:
             try:
                 response = self._send_once(method, url, headers, kw)
             except TransportFault as exc:
-                self.breaker.failed(str(exc).split(": ", 1)[-1][:120])
+                if exc.unreachable:
+                    self.breaker.failed(str(exc).split(": ", 1)[-1][:120])
                 if not retryable or attempt > self.settings.max_retries:
                     raise
                 self._wait(self._backoff(attempt))
@@ -229,10 +235,12 @@ class TenantClient:
         except httpx.TimeoutException as exc:
             entry.error = f"timed out: {exc.__class__.__name__}"
             raise TransportFault(f"{method} {entry.url} timed out ({exc.__class__.__name__}, "
-                                 f"read timeout {self.settings.read_timeout:g} s)") from None
+                                 f"read timeout {self.settings.read_timeout:g} s)",
+                                 unreachable=isinstance(exc, httpx.ConnectTimeout)) from None
         except httpx.HTTPError as exc:
             entry.error = f"{exc.__class__.__name__}: {exc}"
-            raise TransportFault(f"{method} {entry.url} failed: {exc.__class__.__name__}: {exc}") from None
+            raise TransportFault(f"{method} {entry.url} failed: {exc.__class__.__name__}: {exc}",
+                                 unreachable=isinstance(exc, httpx.ConnectError)) from None
         finally:
             self.last_done = time.perf_counter()
             entry.elapsed_ms = (self.last_done - started) * 1000

@@ -112,3 +112,20 @@ def test_rate_limiter_spaces_requests() -> None:
     assert parse_rate("300/m") == 5.0 and parse_rate("10/s") == 10.0
     with pytest.raises(ConfigError, match="10/s"):
         parse_rate("fast")
+
+
+def test_breaker_trips_on_refused_connections_only() -> None:
+    handler, calls = sequence(httpx.ConnectError("refused"))
+    client, _ = make_client(handler, max_retries=0)
+    for _ in range(3):
+        with pytest.raises(TransportFault, match="refused"):
+            client.get(f"{BASE}/Patient/p")
+    with pytest.raises(TransportFault, match="not sent; the tenant did not answer the last 3 requests"):
+        client.get(f"{BASE}/Practitioner/x")
+    assert len(calls) == 3
+    handler, calls = sequence(httpx.ReadTimeout("slow"))
+    client, _ = make_client(handler, max_retries=0)
+    for _ in range(5):
+        with pytest.raises(TransportFault, match="timed out"):
+            client.get(f"{BASE}/Coverage?patient=p")
+    assert len(calls) == 5  # a hanging API never stops the requests to the others
