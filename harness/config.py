@@ -63,6 +63,7 @@ class ClientSettings:
 class ProbingSettings:
     examples: int = 10  # per search API; 0 turns probing off (always off in production)
     seed: int | None = None
+    seconds: float = 20.0  # per API; examples left when it is spent are not sent
 
 
 @dataclass(frozen=True)
@@ -241,15 +242,19 @@ def _load_probing(table: Any, environment: str, *, file: str | None) -> ProbingS
     table = table or {}
     if not isinstance(table, dict):
         raise ConfigError(file, "probing", "must be a table")
-    unknown = set(table) - {"examples", "seed"}
+    unknown = set(table) - {"examples", "seed", "seconds"}
     if unknown:
-        raise ConfigError(file, f"probing.{sorted(unknown)[0]}", "unknown field; known fields: examples, seed")
+        raise ConfigError(file, f"probing.{sorted(unknown)[0]}", "unknown field; known fields: examples, seed, seconds")
+    seconds = table.get("seconds", 20.0)
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+        raise ConfigError(file, "probing.seconds", "must be a positive number of seconds")
     for key in ("examples", "seed"):
         value = table.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ConfigError(file, f"probing.{key}", "must be a non-negative whole number")
     examples = table.get("examples", 10)
-    return ProbingSettings(examples=0 if environment == "production" else examples, seed=table.get("seed"))
+    return ProbingSettings(examples=0 if environment == "production" else examples, seed=table.get("seed"),
+                           seconds=float(seconds))
 
 
 def _load_client(table: Any, *, file: str | None) -> ClientSettings:

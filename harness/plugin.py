@@ -383,7 +383,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         outcome, message, category = _classify(call.excinfo)
     api = _api_of(item)
     callspec = getattr(item, "callspec", None)
-    suffix = api.name if api is not None else (callspec.id if callspec else None)
+    extras = [str(getattr(v, "id", v)) for k, v in (callspec.params.items() if callspec else ()) if k != "api"]
+    suffix = ", ".join(([api.name] if api is not None else []) + extras) or None
     result = CheckResult(
         id=f"{info.id}[{suffix}]" if suffix else info.id,
         check_id=info.id, title=info.title, why=info.why, source=info.source, source_url=info.source_url,

@@ -8,6 +8,7 @@ a failing example is shrunk and reported with a copy-paste curl line.
 from __future__ import annotations
 
 import random
+import time
 import zlib
 
 import httpx
@@ -19,6 +20,7 @@ from harness.checks import CheckContext, CheckFailed, check
 from harness.client import TenantClient
 from harness.config import Tenant
 from harness.discovery import Discovery
+from harness.fhir.paging import follow_search
 from harness.fhir.responses import FHIR_MEDIA_TYPES
 from harness.probing import ProbeCase, cases, curl, search_parameters
 from suites.exercise import probe_params
@@ -30,6 +32,14 @@ class ProbeFailure(AssertionError):
     pass
 
 
+def _resource_type(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return "body that is not JSON"
+    return str(body.get("resourceType")) if isinstance(body, dict) else type(body).__name__
+
+
 def judge(response: httpx.Response, case: ProbeCase, ignored: list[str]) -> None:
     status = response.status_code
     media = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -37,6 +47,8 @@ def judge(response: httpx.Response, case: ProbeCase, ignored: list[str]) -> None
         raise ProbeFailure(f"HTTP {status} for a {case.kind} query")
     if status >= 400 and media not in FHIR_MEDIA_TYPES:
         raise ProbeFailure(f"HTTP {status} answered with {media or 'no content type'}, not an OperationOutcome")
+    if status >= 400 and _resource_type(response) != "OperationOutcome":
+        raise ProbeFailure(f"HTTP {status} answered with a {_resource_type(response)}, not an OperationOutcome")
     if case.kind == "valid" and status >= 400:
         raise ProbeFailure(f"a valid query was refused with HTTP {status}")
     if case.kind == "unknown-parameter" and status == 200:
@@ -67,11 +79,15 @@ def test_search_probe(api: Api, tenant: Tenant, client: TenantClient, discovery:
         run_seed = random.randrange(2**32)
     verdict.note(f"hypothesis seed {run_seed}, {budget.examples} examples")
 
+    deadline = time.monotonic() + budget.seconds
+
     @seed(run_seed)
     @settings(max_examples=budget.examples, deadline=None, database=None, derandomize=False,
               phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
     @given(case=cases(params, base))
     def probe(case: ProbeCase) -> None:
+        if time.monotonic() > deadline:
+            return  # the API's time budget is spent: nothing more is sent
         try:
             judge(client.get(url, params=case.query(), retry=False), case, ignored)  # a 5xx is the finding
         except ProbeFailure:
@@ -88,6 +104,67 @@ def test_search_probe(api: Api, tenant: Tenant, client: TenantClient, discovery:
         raise CheckFailed(f"{failure}: {smallest.target}={dict(smallest.params).get(smallest.target)!r} "
                           f"(smallest of {len(failing)} failing example(s), seed {run_seed}); reproduce: "
                           f"{curl(url, smallest)}", category="tenant-fault") from None
+    first = follow_search(client, url, params=base, resource_type=api.resource, max_pages=3, what="probe")
+    second = follow_search(client, url, params=base, resource_type=api.resource, max_pages=3, what="probe, again")
+    if first.ids != second.ids:
+        raise CheckFailed(f"two identical queries gave different results ({len(first.ids)} vs {len(second.ids)} "
+                          f"entries over the first pages): paging is not stable", category="tenant-fault")
     if ignored:
         verdict.note(f"ignored silently (200): {', '.join(sorted(set(ignored)))}; Epic does this on most "
                      f"resources and answers 400 with 59100 on Patient and Observation")
+
+
+FIND_CASES = ("end-before-start", "zero-length", "two-years", "unknown-visit-type", "unknown-provider")
+
+
+@check("probe.find", title="$find refuses or answers empty (with an outcome) odd windows and unknown names, never a 5xx",
+       why="The app passes user-chosen windows and providers to $find; a 500 there breaks scheduling in production.",
+       source="Epic, Appointment.$find (STU3) api 840", source_url="https://fhir.epic.com/Specifications?api=840",
+       area="Probing", marker="probing", severity="normal", applies_to=lambda api: api.interaction == "$find")
+@pytest.mark.parametrize("case", FIND_CASES)
+def test_find_probe(api: Api, case: str, tenant: Tenant, client: TenantClient, verdict: CheckContext) -> None:
+    import dataclasses
+    from datetime import timedelta
+
+    from harness.scheduling import VisitType, find_body, scheduling_data
+
+    if tenant.probing.examples == 0:
+        pytest.skip("probing is off for this tenant ([probing] examples = 0; always off in production)")
+    data = scheduling_data(tenant.test_data, file=str(tenant.file) if tenant.file else None)
+    if data is None or not data.visit_types:
+        pytest.skip("needs [test_data.scheduling] with visit_types")
+    visit_type, provider = data.visit_types[0], (data.providers[0] if data.providers else None)
+    if case == "end-before-start":
+        data = dataclasses.replace(data, start=data.end, end=data.start)
+    elif case == "zero-length":
+        data = dataclasses.replace(data, end=data.start)
+    elif case == "two-years":
+        data = dataclasses.replace(data, end=data.start + timedelta(days=730))
+    elif case == "unknown-visit-type":
+        visit_type = VisitType(visit_type.system, "harness-no-such-visit-type")
+    elif case == "unknown-provider":
+        provider = "eHarnessNoSuchProvider0000003"
+    response = client.post(client.url("STU3", "Appointment/$find"),
+                           json=find_body(data, visit_type, patient=None, provider=provider),
+                           headers={"Content-Type": "application/fhir+json"}, retry=False)
+    status = response.status_code
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if status >= 500:
+        raise CheckFailed(f"$find answered HTTP {status} for {case}", category="tenant-fault")
+    if media not in FHIR_MEDIA_TYPES:
+        raise CheckFailed(f"$find answered {media or 'no content type'} for {case}, not FHIR JSON", category="tenant-fault")
+    kind = _resource_type(response)
+    if status >= 400:
+        if kind != "OperationOutcome":
+            raise CheckFailed(f"$find refused {case} with a {kind}, not an OperationOutcome", category="tenant-fault")
+        verdict.note(f"refused with HTTP {status}")
+        return
+    body = response.json()
+    entries = body.get("entry") or [] if isinstance(body, dict) else []
+    found = [e for e in entries if (e.get("resource") or {}).get("resourceType") == "Appointment"]
+    outcome = [e for e in entries if (e.get("resource") or {}).get("resourceType") == "OperationOutcome"]
+    if case in ("end-before-start", "zero-length", "unknown-visit-type", "unknown-provider") and found:
+        verdict.warn(f"{case}: $find proposed {len(found)} appointment(s) where none can fit")
+    if not found and not outcome:
+        raise CheckFailed(f"$find answered {case} empty without an OperationOutcome saying why", category="tenant-fault")
+    verdict.note(f"answered {len(found)} appointment(s)" + (" with an outcome" if outcome else ""))

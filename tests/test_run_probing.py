@@ -65,3 +65,14 @@ def test_generated_cases_keep_the_base_query_and_target_a_declared_parameter(dat
     if case.kind != "unknown-parameter":
         assert case.target in params
     assert "Authorization" in curl("https://x/api/FHIR/R4/Encounter", case)
+
+
+def test_find_windows_and_unknown_names_never_get_a_500(sandbox_run) -> None:
+    clean = sandbox_run(pytest_args=["-m", "probing", "-k", "find_probe"])
+    assert clean.exit_code == 0
+    ids = sorted(c["id"] for c in clean.summary["checks"])
+    assert ids == sorted(f"probe.find[Appointment.$find (STU3), {case}]" for case in
+                         ("end-before-start", "zero-length", "two-years", "unknown-visit-type", "unknown-provider"))
+    broken = sandbox_run("fhir-html-500:Appointment", pytest_args=["-m", "probing", "-k", "find_probe"])
+    assert broken.exit_code == 1
+    assert all(c["outcome"] == "failed" and "HTTP 500" in c["message"] for c in broken.summary["checks"])
