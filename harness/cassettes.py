@@ -30,6 +30,7 @@ VOLATILE_RESPONSE_HEADERS = frozenset({"date", "set-cookie", "server", "x-reques
 # Patient data elements replaced, consistently, when a tenant asks for it.
 PHI_KEYS = frozenset({"family", "given", "text", "line", "city", "postalCode", "birthDate", "value", "display"})
 PHI_PARENTS = frozenset({"name", "address", "telecom", "identifier", "contact"})
+PERSON_TYPES = ("Patient", "RelatedPerson")  # a reference's display to these is a person's name
 PHI_QUERY = frozenset({"family", "given", "name", "birthdate", "identifier", "address", "phone", "email", "telecom"})
 
 
@@ -51,9 +52,15 @@ class Pseudonymizer:
     def resource(self, node: Any, parent: str | None = None) -> Any:
         if isinstance(node, dict):
             out = {}
+            reference = node.get("reference")
+            names_a_person = isinstance(reference, str) and any(f"{t}/" in reference for t in PERSON_TYPES)
             for k, v in node.items():
                 if k == "birthDate" and isinstance(v, str):
                     out[k] = self(v)
+                elif k == "display" and names_a_person and isinstance(v, str):
+                    out[k] = self(v)
+                elif k == "url" and parent == "link" and isinstance(v, str):
+                    out[k] = self.query(v)  # a Bundle's self link repeats the search's values
                 elif parent in PHI_PARENTS and k in PHI_KEYS and isinstance(v, str):
                     out[k] = self(v)
                 elif parent in PHI_PARENTS and k in PHI_KEYS and isinstance(v, list):

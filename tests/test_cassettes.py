@@ -106,3 +106,26 @@ def test_scrubber_is_idempotent_on_responses() -> None:
 def test_cassette_names_are_file_safe() -> None:
     assert cassette_name("suites/test_exercise.py::test_read[Patient.read.Demographics.R4]") == \
         "test_exercise/test_read[Patient.read.Demographics.R4].yaml"
+
+
+def test_patient_data_scrubbed_consistently_and_replay_still_agrees(tmp_path: Path) -> None:
+    from harness.sandbox import EmbeddedSandbox
+    from tests.conftest import tenant_variant
+
+    tenant = tenant_variant(tmp_path, append='\n[cassettes]\nscrub_patient_data = true\npseudonym_key_env = "EH_PSEUDONYM_KEY"\n')
+    env = {"EH_PSEUDONYM_KEY": "test-only-pseudonym-key"}
+    selection = ["-m", "exercise or probing", "-k", "Patient or Practitioner or RelatedPerson"]
+    cassettes = tmp_path / "cassettes"
+    with EmbeddedSandbox() as sandbox:
+        url = sandbox.base_url
+        recorded = run_harness(tmp_path / "recorded", "--tenant", str(tenant), "--base-url", url, "--mode", "record",
+                               "--cassette-dir", str(cassettes), pytest_args=selection, env=env)
+    text = "\n".join(p.read_text() for p in cassettes.rglob("*.yaml"))
+    assert "Practitioner" in text and "pseudo-" in text
+    for real in ("Camila", "Lopez", "1987-09-12", "1234567893"):
+        assert real not in text, real
+    replay = run_harness(tmp_path / "replayed", "--tenant", str(tenant), "--base-url", url, "--mode", "replay",
+                         "--cassette-dir", str(cassettes), pytest_args=selection, env=env)
+    outcomes = {c["id"]: c["outcome"] for c in replay.summary["checks"]}
+    assert outcomes == {c["id"]: c["outcome"] for c in recorded.summary["checks"]}
+    assert "broken" not in outcomes.values()
