@@ -148,7 +148,7 @@ def _from_env(table: dict, key: str, *, file: str | None, section: str) -> str |
 
 def _resolve_path(value: str, base: Path | None) -> Path:
     path = Path(value).expanduser()
-    return path if path.is_absolute() or base is None else base / path
+    return (path if path.is_absolute() or base is None else base / path).resolve()
 
 
 def _load_auth(table: Any, *, file: str | None, base: Path | None) -> AuthConfig:

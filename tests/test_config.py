@@ -104,3 +104,15 @@ def test_cli_exits_2_with_one_message(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "auth.kid" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_repository_sandbox_tenant_matches_the_embedded_one() -> None:
+    import dataclasses
+
+    root = Path(__file__).resolve().parents[1]
+    embedded = load_tenant(root / "harness" / "sandbox" / "tenant" / "sandbox.toml")
+    shipped = load_tenant(root / "tenants" / "sandbox.toml")
+    assert shipped.auth.jwks_file == embedded.auth.jwks_file
+    for field in ("name", "environment", "base_url", "test_data", "checks", "client", "probing", "requested"):
+        assert getattr(shipped, field) == getattr(embedded, field), field
+    assert dataclasses.replace(shipped.auth, private_key=None) == dataclasses.replace(embedded.auth, private_key=None)
