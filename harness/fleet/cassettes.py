@@ -183,6 +183,9 @@ class FleetCassettes:
 
     @staticmethod
     def save(tape: Tape) -> None:
+        # vcrpy creates a missing folder with a check-then-mkdir that races when two tenants of one
+        # host (one folder) are saved at once; the folder is made here first, race-free.
+        Path(tape.path).parent.mkdir(parents=True, exist_ok=True)
         tape.cassette._save(force=True)  # what leaving vcrpy's own context manager does
 
     @asynccontextmanager
