@@ -8,6 +8,12 @@ from harness.fleet.fetch import FetchOptions
 from harness.sandbox.fleet import EmbeddedFleet, build_fleet
 
 
+@pytest.fixture(autouse=True)
+def ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fleet command prints plain lines, as in CI (a test may delete CI to see a terminal)."""
+    monkeypatch.setenv("CI", "true")
+
+
 @pytest.fixture(scope="session")
 def fast_options() -> FetchOptions:
     """Short timeouts and backoff: a hanging tenant costs two seconds, not a minute."""

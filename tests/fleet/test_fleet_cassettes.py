@@ -16,29 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from harness.fleet.cassettes import MATCH_ON, cassette_path
 from harness.fleet.cli import add_fleet_parser
 from harness.sandbox.fleet import EmbeddedFleet, build_fleet
-
-FAST = ("--timeout", "1", "--retries", "1", "--per-host-rps", "0")
-RUN_TIMING = {"wall_s", "sum_tenant_s", "parallelism"}
-
-
-@pytest.fixture(autouse=True)
-def ci(monkeypatch):
-    monkeypatch.setenv("CI", "true")
-
-
-def fleet(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="epic-harness")
-    add_fleet_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["fleet", *argv])
-    return args.handler(args)
-
-
-def untimed(value):
-    if isinstance(value, dict):
-        return {k: untimed(v) for k, v in value.items() if k != "elapsed_s"}
-    if isinstance(value, list):
-        return [untimed(v) for v in value]
-    return value
+from tests.fleet.fleet_helpers import FAST, RUN_TIMING, fleet, untimed
 
 
 def load(folder: Path) -> dict:

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from harness.fleet.cli import add_fleet_parser, command_fleet, interactive
+from tests.fleet.fleet_helpers import FAST
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -19,14 +20,6 @@ def parse(*argv: str) -> argparse.Namespace:
 def fleet(*argv: str) -> int:
     args = parse(*argv)
     return args.handler(args)
-
-
-FAST = ("--timeout", "1", "--retries", "1", "--per-host-rps", "0")
-
-
-@pytest.fixture(autouse=True)
-def ci(monkeypatch):
-    monkeypatch.setenv("CI", "true")
 
 
 def test_defaults():

@@ -3,7 +3,6 @@ same report a single process writes; a host kept on one worker while a per-host 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -12,35 +11,10 @@ import pytest
 
 from harness.catalog import load_named_set
 from harness.errors import HarnessError
-from harness.fleet.cli import add_fleet_parser
 from harness.fleet.directory import distinct_targets, load_directory, parse_text
 from harness.fleet.distribute import plan_shards, run_fleet_distributed
 from harness.sandbox.fleet import EmbeddedFleet, build_fleet
-
-FAST = ("--timeout", "1", "--retries", "1", "--per-host-rps", "0")
-TIMING = {"elapsed_s"}
-RUN_TIMING = {"wall_s", "sum_tenant_s", "parallelism"}
-
-
-@pytest.fixture(autouse=True)
-def ci(monkeypatch):
-    monkeypatch.setenv("CI", "true")
-
-
-def fleet(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="epic-harness")
-    add_fleet_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["fleet", *argv])
-    return args.handler(args)
-
-
-def untimed(value):
-    """A fleet.json value without its timings."""
-    if isinstance(value, dict):
-        return {k: untimed(v) for k, v in value.items() if k not in TIMING}
-    if isinstance(value, list):
-        return [untimed(v) for v in value]
-    return value
+from tests.fleet.fleet_helpers import FAST, RUN_TIMING, fleet, untimed
 
 
 def load(folder: Path) -> dict:
