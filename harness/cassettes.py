@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import vcr
 from vcr.record_mode import RecordMode
 
-from harness.scrub import REDACTED, SECRET_FIELDS, SECRET_HEADERS, SecretRegistry, scrub_body
+from harness.scrub import REDACTED, SECRET_HEADERS, SecretRegistry, scrub_body
 
 Mode = Literal["live", "record", "replay"]
 MODES: tuple[Mode, ...] = ("live", "record", "replay")

@@ -5,7 +5,6 @@ It stays inert unless ``--tenant`` is given, so it does not disturb other pytest
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from harness import __version__
 from harness.auth import TokenProvider
 from harness.catalog import load_named_set, named_sets
-from harness.checks import CheckContext, CheckFailed, CheckInfo, info_of
+from harness.checks import CheckContext, CheckFailed, info_of
 from harness.client import TenantClient
 from harness.config import Tenant, load_tenant
 from harness.coverage import declared, granted

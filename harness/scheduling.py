@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from harness.errors import ConfigError
-from harness.fhir.responses import outcome_codes
 
 DECISION_TREE_FAILED = "59200"
 NO_PROVIDER_TEMPLATES = "59134"

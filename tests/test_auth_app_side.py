@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from harness.auth import AssertionSpec, TokenProvider, sign_assertion
 from harness.client import TenantClient
 from harness.config import load_tenant
-from harness.keys import check_jwks, generate_key_pair, public_jwk
-from harness.scrub import SecretRegistry
+from harness.keys import check_jwks, public_jwk
 from tests.conftest import SANDBOX_TENANT
 
 TENANT = load_tenant(SANDBOX_TENANT, base_url="https://epic.example.org/interconnect")

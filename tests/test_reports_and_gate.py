@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SANDBOX_TENANT, run_harness
 
 FAULT = "metadata-drop-resource:R4=Practitioner"  # fails the directory group's Practitioner R4 APIs
 SELECT = ["-m", "discovery or coverage"]

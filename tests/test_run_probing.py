@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.probing import MALFORMED, ProbeCase, cases, curl, search_parameters
+from harness.probing import ProbeCase, cases, curl, search_parameters
 from tests.conftest import DATA
 
 import json

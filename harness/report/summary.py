@@ -31,7 +31,7 @@ def write_summary_md(results: RunResults, path: Path) -> None:
         f"- Epic version: {results.software_version or 'unknown'}",
         f"- Requested APIs: {len(results.apis)} ({results.requested_set})",
         f"- Gate: **{'PASSED' if results.gate.passed else 'FAILED'}**",
-        f"- Checks: " + ", ".join(f"{n} {o}" for o, n in counts.items() if n),
+        "- Checks: " + ", ".join(f"{n} {o}" for o, n in counts.items() if n),
         "",
     ]
     if results.gate.reasons:
