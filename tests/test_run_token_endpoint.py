@@ -90,3 +90,14 @@ def test_token_endpoint_500_is_one_clear_failure_and_asked_once(sandbox_run) -> 
 def test_app_jwks_checked_against_the_key(sandbox_run) -> None:
     run = sandbox_run(pytest_args=["-k", "jwks or assertion_rules"])
     assert run.outcomes() == {"auth.jwks.matches-key": "passed", "auth.assertion.rules": "passed"}
+
+
+def test_token_response_shape_caught(sandbox_run) -> None:
+    select = ["-k", "test_token_response or test_token_issued"]
+    assert sandbox_run(pytest_args=select).outcomes()["auth.token.response"] == "passed"
+    for fault, words in [("token-response-set:token_type=\"mac\"", "token_type is 'mac'"),
+                         ("token-response-set:expires_in=\"3600\"", "expires_in is '3600'"),
+                         ("token-response-set:scope=null", "scope is missing")]:
+        run = sandbox_run(fault, pytest_args=select)
+        check = run.check("auth.token.response")
+        assert check["outcome"] == "failed" and words in check["message"], (fault, check["message"])

@@ -120,7 +120,13 @@ class SandboxApp:
         except TokenError as error:
             payload = {"error": error.error, "error_description": error.description}
             return self._no_store(payload, 400)
-        return self._no_store(grant.body(), 200)
+        body = grant.body()
+        for name, value in self.faults.args("token-response-set"):
+            if value is None:
+                body.pop(name, None)
+            else:
+                body[name] = value
+        return self._no_store(body, 200)
 
     @staticmethod
     def _no_store(payload: dict[str, Any], status_code: int) -> Response:

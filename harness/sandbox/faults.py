@@ -172,6 +172,12 @@ KINDS: tuple[FaultKind, ...] = (
     ),
     FaultKind("token-500", "the token endpoint answers 500 with an IIS HTML error page"),
     FaultKind(
+        "token-response-set",
+        "a successful token response sets FIELD to the JSON value (null drops it)",
+        placeholder="FIELD=JSON",
+        parse=_field_json,
+    ),
+    FaultKind(
         "token-lifetime",
         "issued tokens live SECONDS (expires_in says so) instead of the configured lifetime",
         placeholder="SECONDS",
