@@ -146,10 +146,14 @@ def run_several(args: argparse.Namespace) -> int:
 
     with ThreadPoolExecutor(max_workers=len(tenants)) as pool:
         outcomes = list(pool.map(child, range(len(tenants))))
-    verdict = {0: "gate passed", 1: "gate FAILED"}
+    verdict = {0: "gate PASSED", 1: "gate FAILED", 2: "configuration error", 3: "gate ERROR", 5: "gate INCOMPLETE"}
     for name, code, folder in outcomes:
         print(f"{name}: {verdict.get(code, f'error (exit {code})')}  {folder}")
-    return max(code for _, code, _ in outcomes)
+    codes = {code for _, code, _ in outcomes}
+    for worst in (1, 3, 2, 5, 0):  # a failure first, then an error, then what was not verified
+        if worst in codes:
+            return worst
+    return max(codes)
 
 
 def run_one(args: argparse.Namespace) -> int:
@@ -187,7 +191,7 @@ def run_one(args: argparse.Namespace) -> int:
         argv = [
             str(suites_dir()), "--tenant", str(tenant_file), "--report-dir", str(report_dir),
             "-p", "no:cacheprovider", "--rootdir", str(suites_dir().parent), "-c", os.devnull,
-            "-W", "ignore::pytest.PytestAssertRewriteWarning", "--assert=plain", "--tb=no", "-rN",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning", "--assert=plain",
         ]
         if base_url:
             argv += ["--base-url", base_url]
@@ -205,12 +209,10 @@ def run_one(args: argparse.Namespace) -> int:
                 argv += [f"--{option}", str(Path(getattr(args, option)).resolve())]
         if args.cassette_dir:
             argv += ["--cassette-dir", args.cassette_dir]
-        code = pytest.main(argv + pytest_args)
-    if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        return int(code)
-    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        print("epic-harness: no checks were selected", file=sys.stderr)
-    return EXIT_USAGE
+        code = int(pytest.main(argv + pytest_args))
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_USAGE
+    return code  # the gate's: 0 passed, 1 failed, 3 error, 5 incomplete
 
 
 def command_sandbox(args: argparse.Namespace) -> int:
