@@ -42,19 +42,15 @@ def _checks_summary(row: RequirementCoverage) -> list[tuple[str, str]]:
     the checks the catalogue names but that did not run are listed with 'not run'."""
     grouped: dict[str, dict[str, int]] = {}
     for v in row.verifications:
-        label = v.check_id if v.param is None or not _names_param(row, v.check_id, v.param) else _check_label(v.check_id, v.param)
+        named = v.param is not None and (v.check_id, v.param) in row.verifiers
+        label = _check_label(v.check_id, v.param) if named else v.check_id
         counts = grouped.setdefault(label, {})
         counts[v.outcome] = counts.get(v.outcome, 0) + 1
     out = [(label, ", ".join(f"{n} {o}" for o, n in counts.items())) for label, counts in grouped.items()]
-    ran = {v.check_id for v in row.verifications}
     for check_id, param in row.verifiers:
-        if check_id not in ran:
+        if not any(v.check_id == check_id and (param is None or v.param == param) for v in row.verifications):
             out.append((_check_label(check_id, param), "not run"))
     return out
-
-
-def _names_param(row: RequirementCoverage, check_id: str, param: str) -> bool:
-    return (check_id, param) in row.verifiers
 
 
 def to_dict(coverage: Coverage) -> dict[str, Any]:
