@@ -1,6 +1,7 @@
 """The allow-list: which fields of a ``summary.json`` and a ``fleet.json`` the history keeps.
 
-Nothing else is read. Messages, details, warnings, notes, gate reasons, check data, HTTP
+Nothing else is read. API names are kept only when the API catalog knows them, check ids only
+as a dotted identifier optionally followed by such a name in brackets. Messages, details, warnings, notes, gate reasons, check data, HTTP
 exchanges and every field not named here are never looked at, so a token or a patient's name in
 them cannot reach the database; the strings that are kept pass ``text.safe_text`` (credentials
 redacted) or a stricter validator (identifiers, fingerprints, URLs without query or user info).
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import PurePath
 from typing import Any
 
+from harness.catalog import load_catalog
 from harness.fleet.release import parse_release
 from harness.history.errors import HistoryError
 from harness.history.text import fingerprint, identifier, safe_text, safe_url
@@ -153,6 +156,35 @@ class FleetRunRecord:
     names: dict[str, ApiName] = field(default_factory=dict)
 
 
+_CHECK_ID = re.compile(r"^([a-z0-9][a-z0-9_.:-]{0,99})(?:\[(.+)\])?$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/#-]{0,199}$")
+
+
+def api_name(value: object) -> str | None:
+    """An Epic API name the catalog knows (names it does not know are never stored)."""
+    return value if isinstance(value, str) and value in load_catalog() else None
+
+
+def _parameter(part: str) -> bool:
+    return part in FHIR_RELEASES or bool(_SLUG.match(part)) or api_name(part) is not None
+
+
+def check_id(value: object) -> str | None:
+    """A check id: a dotted identifier, optionally followed in brackets by its parameters, each a catalog API
+    name, a FHIR version or a lower-case slug (``exercise.read[Patient.Read (Demographics) (R4)]``,
+    ``probe.find[Appointment.$find (STU3), zero-length]``); anything else in brackets is refused."""
+    match = _CHECK_ID.match(value) if isinstance(value, str) else None
+    if not match:
+        return None
+    inside = match.group(2)
+    if inside is not None:
+        parts = [inside] if api_name(inside) else [p.strip() for p in inside.split(", ")]
+        if not all(_parameter(p) for p in parts):
+            return None
+    return value
+
+
 def _api_version(name: str) -> str | None:
     for release in FHIR_RELEASES:
         if name.endswith(f"({release})"):
@@ -160,13 +192,13 @@ def _api_version(name: str) -> str | None:
     return None
 
 
-def _id_list(value: object) -> str | None:
+def _id_list(value: object, keep: Any) -> str | None:
     items = value if isinstance(value, list) else [value] if value is not None else []
     ids = []
     for item in items:
         if isinstance(item, dict):
             item = item.get("id")
-        kept = identifier(item)
+        kept = keep(item)
         if kept:
             ids.append(kept)
     return json.dumps(ids) if items else None
@@ -205,7 +237,7 @@ def tenant_run(summary: dict[str, Any], *, recorded: str | None = None) -> Tenan
     seen: set[str] = set()
     for row in summary["apis"]:
         row = _dict(row)
-        name = identifier(row.get("name"), 200)
+        name = api_name(row.get("name"))
         if not name or name in seen:
             continue
         seen.add(name)
@@ -224,21 +256,22 @@ def tenant_run(summary: dict[str, Any], *, recorded: str | None = None) -> Tenan
     check_ids: set[str] = set()
     for row in summary["checks"]:
         row = _dict(row)
-        check_id = identifier(row.get("id"))
+        cid = check_id(row.get("id"))
         outcome = _choice(row.get("outcome"), OUTCOMES)
-        if not check_id or not outcome or check_id in check_ids:
+        if not cid or not outcome or cid in check_ids:
             continue
-        check_ids.add(check_id)
-        api = identifier(row.get("api"), 200)
+        check_ids.add(cid)
+        api = api_name(row.get("api"))
         if api and api not in record.names:
             record.names[api] = ApiName(api, _api_version(api), _api_version(api) is not None)
         record.checks.append({
-            "check_id": check_id,
+            "check_id": cid,
             "outcome": outcome,
             "category": identifier(row.get("category"), 40),
             "api": api,
-            "blocked_by": _id_list(row["blocked_by"]) if "blocked_by" in row else None,
-            "requirements": _id_list(row["requirements"]) if "requirements" in row else None,
+            "blocked_by": _id_list(row["blocked_by"], check_id) if "blocked_by" in row else None,
+            "requirements": (_id_list(row["requirements"], lambda v: v if isinstance(v, str) and _REQUIREMENT.match(v)
+                                      else None) if "requirements" in row else None),
         })
     record.run["digest"] = _digest({"run": record.run, "apis": record.apis, "checks": record.checks})
     return record
@@ -282,7 +315,7 @@ def fleet_run(fleet: dict[str, Any], *, harness_version: str | None = None,
     record = FleetRunRecord(run=run)
     for row in _list(apis.get("requested")):
         row = _dict(row)
-        name = identifier(row.get("name"), 200)
+        name = api_name(row.get("name"))
         if name and name not in record.names:
             version = _choice(row.get("version"), FHIR_RELEASES) or _api_version(name)
             record.names[name] = ApiName(name, version, _bool(row.get("fhir")))
