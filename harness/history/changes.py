@@ -160,3 +160,12 @@ def days_left(expires: str | None, *, now: datetime | None = None) -> int | None
         return None
     moment = datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     return int((moment - (now or datetime.now(timezone.utc))).total_seconds() // 86400)
+
+
+def days_text(days: int | None) -> str:
+    """``expires in 12 days``, ``expires today``, ``expired 3 days ago``; "-" when unknown."""
+    if days is None:
+        return "-"
+    if days < 0:
+        return f"expired {-days} day{'s' if days < -1 else ''} ago"
+    return "expires today" if days == 0 else f"expires in {days} day{'s' if days > 1 else ''}"

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from harness.history import charts, load, queries
-from harness.history.changes import EXPIRY_WARNING_DAYS, HistoryChange, fleet_series
+from harness.history.changes import EXPIRY_WARNING_DAYS, HistoryChange, days_text, fleet_series
 from harness.history.errors import HistoryError
 from harness.history.forecast import observations
 from harness.history.store import History, open_history
@@ -44,7 +44,7 @@ CSS = """
 .eh table{border-collapse:collapse;font-size:.85em;margin:.4em 0}
 .eh th,.eh td{border-bottom:1px solid #eee;padding:.2em .6em;text-align:left;vertical-align:top}
 .eh th{background:#f6f6f6}.eh td.num{text-align:right}.eh .bad{color:#c62828}.eh .good{color:#2e7d32}
-.eh figure{margin:.4em 0 1em}.eh figcaption{font-size:.85em;color:#555}
+.eh figure{margin:.4em 0 1em}.eh figcaption{font-size:.85em;color:#555}.eh td.when,.eh td.kind{white-space:nowrap}
 """
 
 
@@ -54,6 +54,10 @@ def _e(value: object, limit: int = 200) -> str:
 
 def _day(moment: str | None) -> str:
     return (moment or "")[:10]
+
+
+def _when(moment: str | None) -> str:
+    return f"{moment[:10]} {moment[11:16]}" if moment and len(moment) >= 16 else (moment or "")
 
 
 def _label(moment: str) -> str:
@@ -167,7 +171,7 @@ def _coverage_per_release(conn: Connection, since: str | None) -> tuple[str, str
                 cells.append("<td class=muted>-</td>")
                 continue
             share = d / n
-            colour = f"hsl({int(120 * share)},55%,{92 - int(20 * (1 - abs(share - .5) * 2))}%)"
+            colour = f"hsl({int(120 * share)},65%,{82 + int(8 * share)}%)"
             cells.append(f'<td class=num style="background:{colour}">{d}/{n}</td>')
         body.append(f"<tr><td>{_e(api)}</td>{''.join(cells)}</tr>")
     table = (f"<p class=muted>Requested APIs whose declared share differs between releases (declaring / judged "
@@ -208,10 +212,12 @@ def _changes(changes: list[HistoryChange], limit: int = MAX_CHANGES) -> tuple[st
     data = [(d[5:], [(g, per_day[d][g]) for g in order if per_day[d][g]]) for d in days]
     svg = charts.stacked_columns(data, GROUP_COLOURS, "Changes per day", height=200) if data else ""
     rows = []
-    for c in list(reversed(changes))[:limit]:
-        css = " class=bad" if _group(c.kind) in ("stopped answering", "APIs lost") or \
-            (c.kind == "gate-changed" and c.after != "passed") else ""
-        rows.append(f"<tr><td>{_e(c.at)}</td><td>{_e(c.tenant, 80)}</td><td{css}>{_e(c.kind)}</td>"
+    newest_first = sorted(changes, key=lambda c: (c.tenant or "", c.kind))
+    newest_first.sort(key=lambda c: c.at, reverse=True)
+    for c in newest_first[:limit]:
+        css = " class='kind bad'" if _group(c.kind) in ("stopped answering", "APIs lost") or \
+            (c.kind == "gate-changed" and c.after != "passed") else " class=kind"
+        rows.append(f"<tr><td class=when>{_e(_when(c.at))}</td><td>{_e(c.tenant, 80)}</td><td{css}>{_e(c.kind)}</td>"
                     f"<td>{_e(c.detail, 400)}</td></tr>")
     more = (f"<p class=muted>... and {len(changes) - limit} older changes "
             f"(<code>epic-harness history --since DATE</code> lists them all)</p>" if len(changes) > limit else "")
@@ -300,11 +306,11 @@ def _expiring(avail: list[dict[str, Any]]) -> str:
     legacy = [a for a in avail if a.get("tls10_accepted") or a.get("tls11_accepted")]
     if not soon and not legacy:
         return ""
-    rows = "".join(f"<tr><td>{_e(a['name'] or a['key'])}</td><td class=bad>{a['cert_days_left']} days</td>"
-                   f"<td>{_e(a['cert_expires'])}</td></tr>" for a in soon)
+    rows = "".join(f"<tr><td>{_e(a['name'] or a['key'])}</td><td class=bad>{_e(days_text(a['cert_days_left']))}</td>"
+                   f"<td>{_e(_day(a['cert_expires']))}</td></tr>" for a in soon)
     out = ["<h2>TLS and certificates</h2>"]
     if soon:
-        out.append(f"<table><tr><th>Tenant</th><th>Certificate expires in</th><th>On</th></tr>{rows}</table>")
+        out.append(f"<table><tr><th>Tenant</th><th>Certificate</th><th>Expiry</th></tr>{rows}</table>")
     if legacy:
         items = ", ".join(_e(a["name"] or a["key"]) + " (" + ", ".join(
             v for v, k in (("TLS 1.0", "tls10_accepted"), ("TLS 1.1", "tls11_accepted")) if a.get(k)) + ")"

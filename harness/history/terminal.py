@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.history.changes import HistoryChange
+from harness.history.changes import HistoryChange, days_text
 from harness.history.forecast import Forecast
 from harness.history.text import shown
 
@@ -87,7 +87,7 @@ def print_availability(out: Console, rows: list[dict[str, Any]], window: str, li
         legacy = [v for v, k in (("1.0", "tls10_accepted"), ("1.1", "tls11_accepted")) if r.get(k)]
         if legacy:
             tls += f" (accepts TLS {', '.join(legacy)})"
-        cert = "-" if r["cert_days_left"] is None else f"{r['cert_days_left']} days"
+        cert = days_text(r["cert_days_left"])
         table.add_row(_t(r["name"] or r["key"], 40), _t(r["runs"]),
                       _t(_pct(r["availability_pct"]), style="red" if r["availability_pct"] < 100 else ""),
                       _t(_pct(r["both_pct"])), _t(_s(r["metadata_median_s"])), _t(_s(r["smart_median_s"])),
