@@ -358,6 +358,9 @@ def fleet_run(fleet: dict[str, Any], *, harness_version: str | None = None,
                 for name in _list(cov.get(state)):
                     if isinstance(name, str) and name in record.names:
                         record.states.append((seq, name, state))
-    record.run["digest"] = _digest({"run": record.run, "requested": record.requested, "tenants": record.tenants,
+    # The same fleet.json recorded by the fleet command and again with ``history --add`` is one run: the
+    # digest leaves out the harness version, which only the former knows.
+    content = {k: v for k, v in record.run.items() if k != "harness_version"}
+    record.run["digest"] = _digest({"run": content, "requested": record.requested, "tenants": record.tenants,
                                     "states": record.states})
     return record

@@ -54,7 +54,8 @@ def test_a_sqlite_url_works_as_a_path(tmp_path):
 
 
 def test_the_same_run_recorded_twice_is_kept_once(history_path, fleet_json):
-    first, again = record_fleet(fleet_json, history=history_path), record_fleet(fleet_json, history=history_path)
+    first = record_fleet(fleet_json, history=history_path)
+    again = record_fleet(fleet_json, history=history_path, harness_version=None)  # as `history --add` does
     assert first.created and not again.created and first.run_id == again.run_id
     assert len(dump(f"sqlite:///{history_path}")["runs"]) == 1
 
