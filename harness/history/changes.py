@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from harness import drift
-from harness.fleet import baseline
+from harness.fleet.baseline import compare as fleet_compare
 from harness.history import load
 
 #: Change kinds of tenant runs (fleet kinds are those of ``harness.fleet.baseline``, plus the TLS ones).
@@ -43,7 +43,7 @@ class HistoryChange:
                 "before": self.before, "after": self.after}
 
 
-def _tls_changes(was: dict[str, Any], now: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
+def tls_changes(was: dict[str, Any], now: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
     out: list[tuple[str, str, Any, Any]] = []
     before, after = was.get("tls") or {}, now.get("tls") or {}
     if before.get("tls_version") and after.get("tls_version") and before["tls_version"] != after["tls_version"]:
@@ -82,7 +82,7 @@ def fleet_changes(conn: Connection, *, since: str | None = None, keys: list[str]
     out: list[HistoryChange] = []
     for before, after in pairs:
         old, new = as_json[before["id"]], as_json[after["id"]]
-        for change in baseline.compare(old, new):
+        for change in fleet_compare(old, new):
             out.append(HistoryChange(after["finished"], after["id"], before["id"], "fleet", change.kind,
                                      change.tenant, change.key, change.detail, change.before, change.after))
         old_tenants = {t["key"]: t for t in old["tenants"]}
@@ -90,7 +90,7 @@ def fleet_changes(conn: Connection, *, since: str | None = None, keys: list[str]
             was = old_tenants.get(now["key"])
             if was is None:
                 continue
-            for kind, detail, b, a in _tls_changes(was, now):
+            for kind, detail, b, a in tls_changes(was, now):
                 out.append(HistoryChange(after["finished"], after["id"], before["id"], "fleet", kind,
                                          now["name"] or now["key"], now["key"], detail, b, a))
     out.sort(key=lambda c: (c.at, c.run_id))
@@ -149,7 +149,7 @@ def _summary_changes(name: str, before: dict[str, Any], after: dict[str, Any], o
         more = f" and {len(outcome_moves) - 5} more" if len(outcome_moves) > 5 else ""
         out.append(change("checks-changed", f"{len(outcome_moves)} check outcome(s) changed: {shown}{more}",
                           None, [m.subject for m in outcome_moves]))
-    for kind, detail, b, a in _tls_changes(old, new):
+    for kind, detail, b, a in tls_changes(old, new):
         out.append(change(kind, detail, b, a))
     return out
 

@@ -130,7 +130,8 @@ def histogram(series: dict[str, Sequence[float]], colours: dict[str, str], title
     for i in range(5):
         y = top + plot_h - plot_h * i / 4
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>'
-                    f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{top_value * i / 4:g}</text>')
+                    f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">'
+                    f'{top_value * i / 4:g}</text>')
     for b, label in enumerate(labels):
         x0 = left + slot * b + (slot - group) / 2
         for s, name in enumerate(series):

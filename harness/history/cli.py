@@ -73,7 +73,8 @@ def add_history_parsers(subparsers: Any) -> None:
     add_history_option(forecast)
     forecast.add_argument("--tenant", required=True, metavar="NAME", help="a tenant run's name, or a fleet tenant's "
                                                                           "name or address")
-    forecast.add_argument("--to", required=True, metavar="RELEASE", help="the target Epic release, e.g. 'February 2026'")
+    forecast.add_argument("--to", required=True, metavar="RELEASE",
+                          help="the target Epic release, e.g. 'February 2026'")
     forecast.add_argument("--from", dest="from_release", metavar="RELEASE",
                           help="the release the tenant is on (default: as last seen)")
     forecast.add_argument("--since", metavar="DATE", help="only fleet runs since DATE as evidence")

@@ -1,10 +1,11 @@
 """The allow-list: which fields of a ``summary.json`` and a ``fleet.json`` the history keeps.
 
 Nothing else is read. API names are kept only when the API catalog knows them, check ids only
-as a dotted identifier optionally followed by such a name in brackets. Messages, details, warnings, notes, gate reasons, check data, HTTP
-exchanges and every field not named here are never looked at, so a token or a patient's name in
-them cannot reach the database; the strings that are kept pass ``text.safe_text`` (credentials
-redacted) or a stricter validator (identifiers, fingerprints, URLs without query or user info).
+as a dotted identifier optionally followed by such a name in brackets. Messages, details, warnings,
+notes, gate reasons, check data, HTTP exchanges and every field not named here are never looked at,
+so a token or a patient's name in them cannot reach the database; the strings that are kept pass
+``text.safe_text`` (credentials redacted) or a stricter validator (identifiers, fingerprints, URLs
+without query or user info).
 
 Both versions of ``summary.json`` are read: version 1 (no ``schema_version``) and version 2
 (``schema_version: 2``; gate ``passed|incomplete|failed|error``; counts ``blocked`` and

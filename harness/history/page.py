@@ -184,7 +184,8 @@ def _response_times(rows_by_run: dict[int, list[dict[str, Any]]], heads: list[di
     latest = rows_by_run.get(heads[-1]["id"], [])
     hist = charts.histogram(
         {"metadata": [r["metadata_s"] for r in latest if r["metadata_outcome"] == "ok" and r["metadata_s"] is not None],
-         "smart-configuration": [r["smart_s"] for r in latest if r["smart_outcome"] == "ok" and r["smart_s"] is not None]},
+         "smart-configuration": [r["smart_s"] for r in latest
+                                 if r["smart_outcome"] == "ok" and r["smart_s"] is not None]},
         colours, f"Response times in the newest fleet run ({_day(heads[-1]['finished'])})")
     medians: dict[str, list[float | None]] = {"metadata": [], "smart-configuration": []}
     for head in heads:
@@ -384,5 +385,6 @@ def fleet_history_section(history: str | Path | History | None, *, window: str =
             store.close()
     _, table = _changes([c for c in moved if c.source == "fleet"], limit=changes)
     return "\n".join([f'<section class="eh" id="fleet-history"><style>{CSS}</style>',
-                      f"<h2>The fleet over time <span class=muted>(last {_e(window)}, from {_e(store.label)})</span></h2>",
+                      f"<h2>The fleet over time <span class=muted>(last {_e(window)}, from "
+                      f"{_e(store.label)})</span></h2>",
                       *_fleet_html(parts, level=3), "<h3>Latest changes</h3>", table, "</section>"])

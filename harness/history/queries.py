@@ -12,9 +12,16 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from harness.fleet.baseline import compare as fleet_compare
 from harness.history import load, schema
-from harness.history.changes import (EXPIRY_WARNING_DAYS, HistoryChange, days_left, fleet_changes,
-                                     tenant_run_changes)
+from harness.history.changes import (
+    EXPIRY_WARNING_DAYS,
+    HistoryChange,
+    days_left,
+    fleet_changes,
+    tenant_run_changes,
+    tls_changes,
+)
 from harness.history.errors import HistoryError
 
 _RELATIVE = re.compile(r"^(\d+)\s*([dhw])$")
@@ -195,14 +202,12 @@ def tenant_timeline(conn: Connection, match: TenantMatch, *, window: str = "30d"
             now = load.tenant_as_fleet_json(r)
             moved = []
             if previous is not None:
-                from harness.fleet import baseline
-                from harness.history.changes import _tls_changes
 
                 requested = load.requested(conn, [previous[0], r["run_id"]])
                 before_run = {"apis": {"requested": requested.get(previous[0], [])}, "tenants": [previous[1]]}
                 after_run = {"apis": {"requested": requested.get(r["run_id"], [])}, "tenants": [now]}
-                moved = [{"kind": c.kind, "detail": c.detail} for c in baseline.compare(before_run, after_run)]
-                moved += [{"kind": k, "detail": d} for k, d, _, _ in _tls_changes(previous[1], now)]
+                moved = [{"kind": c.kind, "detail": c.detail} for c in fleet_compare(before_run, after_run)]
+                moved += [{"kind": k, "detail": d} for k, d, _, _ in tls_changes(previous[1], now)]
             observations.append({
                 "run_id": r["run_id"], "finished": r["finished"], "status": r["status"], "failure": r["failure"],
                 "release": r["release"], "declared": r["declared"], "judged": r["judged"],

@@ -15,7 +15,6 @@ from harness.fleet.run import run_fleet
 from harness.history.record import record_fleet, record_run
 from harness.history.simulate import simulate_days
 from harness.sandbox.fleet import EmbeddedFleet, build_fleet
-
 from tests.history.history_helpers import tenant_runs
 
 DAYS = 4

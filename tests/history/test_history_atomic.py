@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 
 from harness.history import record as record_module
 from harness.history.errors import HistoryError
