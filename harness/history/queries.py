@@ -193,8 +193,8 @@ def tenant_timeline(conn: Connection, match: TenantMatch, *, window: str = "30d"
                 "counts": {k: r[k] for k in ("passed", "failed", "warning", "skipped", "broken", "blocked",
                                              "inconclusive") if r[k] is not None},
                 "changes": [c.as_dict() for c in by_run.get(r["id"], [])]})
+    heads = [h["id"] for h in load.runs(conn, kind="fleet", newest_first=False)] if match.fleet_keys else []
     for key, name in match.fleet_keys.items():
-        heads = [h["id"] for h in load.runs(conn, kind="fleet", newest_first=False)]
         rows = load.fleet_tenant_rows(conn, heads, keys=[key])
         observations = []
         previous = None

@@ -181,3 +181,10 @@ def test_chromium_renders_fleet_html_with_the_fleet_over_time(rendered_pages):
     width, height, colours = _png_size_and_colours(shot)
     assert (width, height) == (1200, 3000) and colours > 20
     assert 'id="fleet-history"' in dom and dom.count("<svg") >= 4
+
+
+def test_a_history_of_tenant_runs_only_has_a_page(tmp_path):
+    for summary in tenant_runs():
+        record_run(summary, history=tmp_path / "h.sqlite")
+    text = write_history_html(tmp_path / "h.sqlite", tmp_path / "history.html", window="400d").read_text("utf-8")
+    assert "Tenant runs" in text and "gate passed -&gt; failed" in text and _external(text) == []

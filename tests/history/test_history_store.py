@@ -127,3 +127,46 @@ def test_reading_a_history_that_does_not_exist_creates_nothing(history_path):
         with History(history_path).read():
             pass
     assert not history_path.exists()
+
+
+def test_reading_an_older_database_upgrades_it_first(history_path):
+    history_path.parent.mkdir(parents=True)
+    with History(history_path) as h:
+        with h.engine.connect().execution_options(history_write=True) as conn, conn.begin():
+            migrate(conn, target=1)
+    from harness.history.queries import list_runs
+
+    with History(history_path) as h:
+        with h.read() as conn:
+            assert list_runs(conn) == []
+        assert h.version() == LATEST
+
+
+_RECORD = """
+import json, sys
+from harness.history.record import record_run
+record_run(json.loads(open(sys.argv[2]).read()), history=sys.argv[1])
+"""
+
+
+def test_runs_recorded_at_the_same_moment_into_a_new_history_all_arrive(history_path, tmp_path):
+    """Parallel tenant runs (``run --tenant a --tenant b ...``) each record at their end, into a history
+    that may not exist yet: the first creates and migrates it, the others wait, none fails."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    files = []
+    for i in range(4):
+        summary = sandbox_summary()
+        summary["tenant"] = f"tenant-{i}"
+        files.append(tmp_path / f"s{i}.json")
+        files[-1].write_text(json.dumps(summary))
+    children = [subprocess.Popen([sys.executable, "-c", _RECORD, str(history_path), str(f)],
+                                 cwd=Path(__file__).parents[2], stderr=subprocess.PIPE) for f in files]
+    errors = [c.communicate(timeout=120)[1].decode() for c in children]
+    assert [c.returncode for c in children] == [0, 0, 0, 0], errors
+    rows = dump(f"sqlite:///{history_path}")
+    assert sorted(r[9] for r in rows["runs"]) == [f"tenant-{i}" for i in range(4)]
+    assert [r[0] for r in rows["schema_version"]] == [m[0] for m in MIGRATIONS]
