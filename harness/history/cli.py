@@ -13,14 +13,16 @@ from harness.errors import HarnessError
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
-def add_history_option(parser: argparse.ArgumentParser) -> None:
-    """``--history PATH|URL`` and ``--no-history``, for any command that records or reads runs."""
+def add_history_option(parser: argparse.ArgumentParser, *, recording: bool = True) -> None:
+    """``--history PATH|URL`` for any command that records or reads runs, and ``--no-history`` for those
+    that record (``recording``)."""
     from harness.history.store import DEFAULT_PATH, ENV_VAR
 
     parser.add_argument("--history", metavar="PATH|URL", default=None,
                         help=f"the run history: a SQLite file or a SQLAlchemy URL such as postgresql://user@host/db "
                              f"(default ${ENV_VAR}, else {DEFAULT_PATH})")
-    parser.add_argument("--no-history", action="store_true", help="record nothing into the history")
+    if recording:
+        parser.add_argument("--no-history", action="store_true", help="record nothing into the history")
 
 
 def history_target(args: argparse.Namespace) -> str | None:
@@ -47,7 +49,7 @@ def add_history_parsers(subparsers: Any) -> None:
     history = subparsers.add_parser(
         "history", help="the run history: runs, a tenant's timeline, changes, availability, history.html",
         description="Ask the run history. Without options: the newest runs. Exit 0, or 2 for a usage error.")
-    add_history_option(history)
+    add_history_option(history, recording=False)
     history.add_argument("--tenant", metavar="NAME", help="one tenant's timeline: its runs and fleet observations, "
                                                           "what changed from one to the next, its availability")
     history.add_argument("--since", metavar="DATE", help="every change across tenants since DATE "
@@ -70,7 +72,7 @@ def add_history_parsers(subparsers: Any) -> None:
         description="For a tenant on release X, list the requested APIs whose declared support differs between "
                     "the fleet's tenants on X and on the target release, with how many tenants each figure "
                     "rests on. Exit 0, or 2 for a usage error.")
-    add_history_option(forecast)
+    add_history_option(forecast, recording=False)
     forecast.add_argument("--tenant", required=True, metavar="NAME", help="a tenant run's name, or a fleet tenant's "
                                                                           "name or address")
     forecast.add_argument("--to", required=True, metavar="RELEASE",

@@ -118,3 +118,17 @@ def test_bad_files_and_a_missing_history_are_one_message(tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (argv, err)
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_the_history_option_of_a_recording_command(monkeypatch, tmp_path):
+    import argparse
+
+    from harness.history import add_history_option, history_target
+
+    parser = argparse.ArgumentParser()
+    add_history_option(parser)
+    assert history_target(parser.parse_args([])) == "reports/history.sqlite"
+    monkeypatch.setenv("EPIC_HARNESS_HISTORY", str(tmp_path / "env.sqlite"))
+    assert history_target(parser.parse_args([])) == str(tmp_path / "env.sqlite")
+    assert history_target(parser.parse_args(["--history", "postgresql://h/db"])) == "postgresql://h/db"
+    assert history_target(parser.parse_args(["--no-history"])) is None
