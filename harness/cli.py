@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     from harness.fleet.cli import add_fleet_parser
 
     add_fleet_parser(sub)
+    from harness.history.cli import add_history_parsers
+
+    add_history_parsers(sub)
 
     keys = sub.add_parser("keys", help="the app's signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -96,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from harness.fleet.cli import command_fleet
 
             return command_fleet(args)
+        if args.command in ("history", "forecast"):
+            return args.handler(args)
     except HarnessError as exc:
         print(f"epic-harness: {exc}", file=sys.stderr)
         return exc.exit_code
