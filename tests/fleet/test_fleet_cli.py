@@ -88,7 +88,7 @@ def test_run_over_a_sandbox_fleet_then_against_its_own_baseline(small_fleet, tmp
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(second), "--baseline",
                  str(first / "fleet.json"), *FAST) == 0
     out = capsys.readouterr().out
-    assert "changes since the baseline: none" in out
+    assert "changes since the baseline (79 tenants compared): none" in out
     report = json.loads((second / "fleet.json").read_text("utf-8"))
     assert report["changes"] == [] and report["baseline"]["file"] == str(first / "fleet.json")
     assert json.loads((second / "fleet-changes.json").read_text("utf-8")) == {"counts": {}, "changes": []}
@@ -100,7 +100,7 @@ def test_run_over_a_sandbox_fleet_then_against_its_own_baseline(small_fleet, tmp
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(third), "--baseline",
                  str(second / "fleet.json"), *FAST) == 0
     out = capsys.readouterr().out.splitlines()
-    assert "changes since the baseline: release-upgraded 1" in out
+    assert "changes since the baseline (79 tenants compared): release-upgraded 1" in out
     assert f"  release-upgraded: {upgraded.organizations[0]}: {upgraded.release} -> May 2027" in out
 
 
