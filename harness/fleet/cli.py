@@ -298,6 +298,9 @@ def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
 
 def tls_line(tls: dict[str, Any]) -> str:
     """The summary's TLS line: versions negotiated, legacy versions accepted, expiring certificates."""
+    if not tls["handshakes"]:
+        return (f"TLS: none of the {tls['https_tenants']} https tenants completed a handshake; certificates that "
+                f"do not verify: {tls['certificate_failures']}")
     legacy = []
     for field_name, label in (("tls1_0", "TLS 1.0"), ("tls1_1", "TLS 1.1")):
         answers = tls.get(field_name) or {}

@@ -57,6 +57,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import socket
 import ssl
 import time
@@ -298,6 +299,22 @@ def describe_exception(exc: BaseException, outcome: str, deadline: float) -> str
     return clip(f"{type(exc).__name__}: {text}" if text else type(exc).__name__, 240)
 
 
+_MEDIA_TYPE = re.compile(r"^\s*([A-Za-z0-9!#$&^_.+-]{1,64}/[A-Za-z0-9!#$&^_.+-]{1,64})")
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([A-Za-z0-9._:-]{1,40})\"?\s*(?:;|$)", re.IGNORECASE)
+
+
+def media_type(header: str | None) -> str | None:
+    """A ``Content-Type`` reduced to what the fleet reports: the media type and its charset; any
+    other parameter (a tenant's free text) is dropped."""
+    if header is None:
+        return None
+    match = _MEDIA_TYPE.match(header)
+    if match is None:
+        return "(not a media type)"
+    charset = _CHARSET.search(header[match.end():])
+    return match.group(1).lower() + (f"; charset={charset.group(1).lower()}" if charset else "")
+
+
 def _looks_like_html(content_type: str, body: bytes) -> bool:
     if "html" in content_type.lower():
         return True
@@ -312,7 +329,7 @@ def _size(count: int) -> str:
 def classify_response(status: int, content_type: str, body: bytes) -> tuple[str, str | None, Any]:
     """(outcome, detail, parsed JSON object) for a final HTTP response. A body that is not a JSON
     object is described (status, content type, size), never quoted."""
-    shown = clip(content_type, 80) or "missing"
+    shown = media_type(content_type) or "missing" if content_type else "missing"
     if status == 404:
         return "http-404", "HTTP 404", None
     if 500 <= status <= 599:
@@ -580,7 +597,7 @@ class Fetcher:
         assert self._client is not None, "use the Fetcher with 'async with'"
         async with self._client.stream("GET", url, headers={"accept": accept}) as response:
             status, headers = response.status_code, response.headers
-            answer = _Answer(status, clip(headers.get("content-type"), 120) or None, headers)
+            answer = _Answer(status, media_type(headers.get("content-type")), headers)
             if status in REDIRECT_STATUS and headers.get("location"):
                 answer.location = headers["location"]
                 return answer
