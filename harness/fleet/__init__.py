@@ -30,10 +30,10 @@ from harness.fleet.address import Address, parse_address
 from harness.fleet.analyse import Coverage, Readiness, coverage, fingerprint, readiness
 from harness.fleet.baseline import Change, compare, load_fleet_json
 from harness.fleet.directory import Directory, DirectoryError, Target, distinct_targets, load_directory, parse_directory
-from harness.fleet.fetch import FAILURES, FetchOptions, Fetched, Fetcher
-from harness.fleet.targets import REFUSALS, Refusal, judge_address, judge_name
+from harness.fleet.fetch import FAILURES, Fetched, Fetcher, FetchOptions
 from harness.fleet.release import Release, parse_release
 from harness.fleet.run import FleetRun, TenantResult, run_fleet, run_fleet_async
+from harness.fleet.targets import REFUSALS, Refusal, judge_address, judge_name
 
 __all__ = [
     "FAILURES",

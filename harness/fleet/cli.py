@@ -264,6 +264,13 @@ def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
     tls = s.get("tls") or {}
     if tls.get("https_tenants"):
         lines.append(tls_line(tls))
+        expiring = sorted((t for t in report["tenants"] if ((t.get("tls") or {}).get("certificate") or {})
+                           .get("expires_soon")), key=lambda t: t["tls"]["certificate"]["days_left"])
+        lines.extend(f"  certificate expiring: {t['name']} ({t['tls']['host']}) in "
+                     f"{t['tls']['certificate']['days_left']} days, {t['tls']['certificate']['not_after']}"
+                     for t in expiring[:MAX_CHANGE_LINES])
+        if len(expiring) > MAX_CHANGE_LINES:
+            lines.append(f"  ... {len(expiring) - MAX_CHANGE_LINES} more in fleet.json")
     limit = s.get("rate_limit") or {}
     if limit.get("bound"):
         lines.append(f"rate limit: {limit['busiest_host_requests']} requests to one host ({limit['busiest_host']}) "

@@ -217,7 +217,6 @@ class HostRateLimiter:
     def __init__(self, rps: float | None) -> None:
         self.interval = 1.0 / rps if rps and rps > 0 else 0.0
         self._next: dict[str, float] = {}
-        self.waited: dict[str, float] = {}
 
     async def wait(self, host: str) -> float:
         """Wait for this host's next slot; returns the seconds waited."""
@@ -228,7 +227,6 @@ class HostRateLimiter:
         self._next[host] = slot + self.interval
         delay = slot - now
         if delay > 0:
-            self.waited[host] = self.waited.get(host, 0.0) + delay
             await asyncio.sleep(delay)
         return delay
 
@@ -329,7 +327,7 @@ def _size(count: int) -> str:
 def classify_response(status: int, content_type: str, body: bytes) -> tuple[str, str | None, Any]:
     """(outcome, detail, parsed JSON object) for a final HTTP response. A body that is not a JSON
     object is described (status, content type, size), never quoted."""
-    shown = media_type(content_type) or "missing" if content_type else "missing"
+    shown = (media_type(content_type) if content_type else None) or "missing"
     if status == 404:
         return "http-404", "HTTP 404", None
     if 500 <= status <= 599:
@@ -415,11 +413,6 @@ class Fetcher:
     @property
     def replaying(self) -> bool:
         return self.cassettes is not None and self.cassettes.replaying
-
-    @property
-    def rate_waits(self) -> dict[str, float]:
-        """Seconds each host's requests waited for the per-host rate limit."""
-        return dict(self._limiter.waited)
 
     async def __aenter__(self) -> Fetcher:
         o = self.options

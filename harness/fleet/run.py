@@ -28,7 +28,7 @@ from harness.fleet.analyse import (
     supported_profile_count,
 )
 from harness.fleet.directory import Directory, Target
-from harness.fleet.fetch import FHIR_JSON, JSON, WRONG_DOCUMENT, FetchOptions, Fetched, Fetcher, origin_of
+from harness.fleet.fetch import FHIR_JSON, JSON, WRONG_DOCUMENT, Fetched, Fetcher, FetchOptions, origin_of
 from harness.fleet.release import parse_release
 from harness.fleet.targets import REFUSALS
 from harness.fleet.text import clip

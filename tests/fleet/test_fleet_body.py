@@ -139,3 +139,26 @@ def test_hostile_bodies_are_bounded_while_recording_and_replay_as_recorded(tmp_p
     assert {n: (r["outcome"], r["detail"]) for n, r in replayed.items()} == EXPECTED
     sizes = {p.name: p.stat().st_size for p in tmp_path.rglob("*.yaml")}
     assert len(sizes) == len(NAMES) and max(sizes.values()) < 64 * 1024, sizes  # no bomb, decoded or not, kept
+
+
+def test_the_cap_is_the_max_body_mb_option(tmp_path, capsys):
+    from tests.fleet.fleet_helpers import FAST, fleet
+
+    padded = json.dumps({**STATEMENT, "padding": " " * (2 * MB)}).encode()
+
+    def route(path: str) -> Reply:
+        return Reply(200, {"content-type": "application/fhir+json"}, padded) if path.endswith("/metadata") else \
+            json_reply({"grant_types_supported": []})
+
+    with Server({"/t/*": route}) as server:
+        listing = tmp_path / "bases.txt"
+        listing.write_text(f"{server.origin()}/t/a/api/FHIR/R4\n", "utf-8")
+        assert fleet("--endpoints", str(listing), "--report-dir", str(tmp_path / "one"), "--max-body-mb", "1",
+                     *FAST) == 0
+        assert fleet("--endpoints", str(listing), "--report-dir", str(tmp_path / "four"), *FAST) == 0
+    small = json.loads((tmp_path / "one" / "fleet.json").read_text("utf-8"))
+    default = json.loads((tmp_path / "four" / "fleet.json").read_text("utf-8"))
+    assert small["tenants"][0]["metadata"]["outcome"] == "too-large"
+    assert small["options"]["max_body_bytes"] == MB
+    assert default["tenants"][0]["metadata"]["outcome"] == "ok"
+    assert default["tenants"][0]["metadata"]["bytes"] == len(padded)

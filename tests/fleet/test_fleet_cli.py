@@ -26,11 +26,13 @@ def test_defaults():
     args = parse("--endpoints", "x.json")
     assert (args.apis, args.concurrency, args.per_host_rps, args.timeout, args.retries, args.limit,
             args.baseline, args.report_dir) == ("careforce-phoenix", 32, 10.0, 10.0, 2, None, None, None)
+    assert (args.allow_loopback, args.max_body_mb) == (False, 4.0)  # loopback refused unless asked for
     assert args.handler is command_fleet
 
 
 @pytest.mark.parametrize("argv", [[], ["--endpoints", "x", "--concurrency", "0"], ["--endpoints", "x", "--limit", "a"],
-                                  ["--endpoints", "x", "--timeout", "-1"], ["--endpoints", "x", "--per-host-rps", "-2"]])
+                                  ["--endpoints", "x", "--timeout", "-1"], ["--endpoints", "x", "--per-host-rps", "-2"],
+                                  ["--endpoints", "x", "--max-body-mb", "0"], ["--endpoints", "x", "--max-body-mb", "a"]])
 def test_bad_options_are_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse(*argv)

@@ -12,7 +12,7 @@ import pytest
 
 from harness.catalog import load_named_set
 from harness.fleet.directory import distinct_targets, parse_text
-from harness.fleet.fetch import FetchOptions, Fetcher
+from harness.fleet.fetch import Fetcher, FetchOptions
 from harness.fleet.report import write_all
 from harness.fleet.run import run_fleet
 from harness.fleet.targets import REFUSALS
@@ -234,7 +234,10 @@ def test_hostile_bodies_are_classified_and_the_run_goes_on():
                                  "software": ["x"]}).encode()),
         "ok": json_reply(STATEMENT),
     }
-    with Server({"/t/*": lambda p: served[p.split("/")[2]] if p.endswith("/metadata") else json_reply(SMART)}) as server:
+    def route(path: str) -> Reply:
+        return served[path.split("/")[2]] if path.endswith("/metadata") else json_reply(SMART)
+
+    with Server({"/t/*": route}) as server:
         rows = {r["name"]: r for r in run([f"{server.origin()}/t/{n}/api/FHIR/R4 {n}" for n in served],
                                           FetchOptions(**{**QUICK.__dict__, "allow_loopback": True})).tenant_dicts()}
     assert (rows["deep"]["metadata"]["outcome"], rows["deep"]["metadata"]["detail"]) == (

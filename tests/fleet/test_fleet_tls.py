@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from harness.fleet.cassettes import FleetCassettes
 from harness.fleet.cli import summary_lines
 from harness.fleet.directory import distinct_targets, parse_text
 from harness.fleet.fetch import FetchOptions
-from harness.fleet.report import render_html, write_all
+from harness.fleet.report import write_all
 from harness.fleet.run import run_fleet
 from harness.fleet.tls import certificate_facts, distinguished_name, offerable
 from tests.fleet.local_servers import Server, TestCA, json_reply
@@ -92,8 +93,12 @@ def test_tls_facts_per_tenant(ca, servers):
     assert (stats["https_tenants"], stats["handshakes"], stats["expiring_certificates"],
             stats["certificate_failures"]) == (4, 2, 1, 2)
     assert stats["versions"] == {"TLSv1.3": 2}
-    line = next(line for line in summary_lines(report, __import__("pathlib").Path("r")) if line.startswith("TLS:"))
+    lines = summary_lines(report, Path("r"))
+    line = next(line for line in lines if line.startswith("TLS:"))
     assert "certificates expiring within 30 days: 1" in line and "certificates that do not verify: 2" in line
+    expiring = [line for line in lines if line.startswith("  certificate expiring: ")]
+    assert len(expiring) == 1 and expiring[0].startswith(
+        f"  certificate expiring: legacy (127.0.0.1:{servers['legacy'].port}) in ")
 
 
 def test_tls_facts_in_csv_and_html(ca, servers, tmp_path):
@@ -119,7 +124,7 @@ def test_legacy_versions_this_openssl_will_not_offer_are_not_testable_here(ca, s
     report = run({"legacy": servers["legacy"]}, options(ca))
     facts = report["tenants"][0]["tls"]
     assert (facts["tls1_0"], facts["tls1_1"]) == ("not testable here", "not testable here")
-    line = next(line for line in summary_lines(report, __import__("pathlib").Path("r")) if line.startswith("TLS:"))
+    line = next(line for line in summary_lines(report, Path("r")) if line.startswith("TLS:"))
     assert "TLS 1.0 not testable here (this OpenSSL will not offer it)" in line
 
 
