@@ -67,8 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("after", help="summary.json, or a report or cassette folder holding one")
 
     from harness.fleet.cli import add_fleet_parser
+    from harness.history.cli import add_history_option
 
-    add_fleet_parser(sub)
+    add_history_option(add_fleet_parser(sub))
+    add_history_option(run)
     from harness.history.cli import add_history_parsers
 
     add_history_parsers(sub)
@@ -98,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "fleet":
             from harness.fleet.cli import command_fleet
 
-            return command_fleet(args)
+            return command_fleet(args, after=_fleet_history(args))
         if args.command in ("history", "forecast"):
             return args.handler(args)
     except HarnessError as exc:
@@ -115,6 +117,28 @@ def command_run(args: argparse.Namespace) -> int:
         return run_several(args)
     args.tenant = args.tenant[0] if args.tenant else None
     return run_one(args)
+
+
+def _fleet_history(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Record a finished fleet run in the history and give fleet.html its over-time section."""
+    from harness.history import HistoryError
+    from harness.history.cli import history_target
+
+    target = history_target(args)
+    if target is None:
+        return None
+
+    def after(report: dict) -> tuple[list[str], str]:
+        from harness.history import fleet_history_section, record_fleet
+
+        try:
+            recorded = record_fleet(report, history=target)
+            return [f"history: fleet run {recorded.run_id} kept in {target}"], fleet_history_section(target)
+        except HistoryError as exc:
+            print(f"epic-harness fleet: the run was not recorded in the history: {exc}", file=sys.stderr)
+            return [], ""
+
+    return after
 
 
 def run_several(args: argparse.Namespace) -> int:
@@ -136,9 +160,11 @@ def run_several(args: argparse.Namespace) -> int:
         tenant_dir = root / names[index]
         argv = [sys.executable, "-m", "harness", "run", "--tenant", args.tenant[index], "--report-dir", str(tenant_dir),
                 "--mode", args.mode]
-        for option in ("policy", "baseline", "base_url"):
-            if getattr(args, option):
+        for option in ("policy", "baseline", "base_url", "history"):
+            if getattr(args, option, None):
                 argv += [f"--{option.replace('_', '-')}", getattr(args, option)]
+        if getattr(args, "no_history", False):
+            argv.append("--no-history")
         if args.allow_writes:
             argv.append("--allow-writes")
         if args.cassette_dir:
@@ -209,9 +235,16 @@ def run_one(args: argparse.Namespace) -> int:
             argv += ["--live-progress", "-p", "no:terminal"]
         else:
             argv.append("-q")
-        for option in ("policy", "baseline"):
-            if getattr(args, option):
-                argv += [f"--{option}", str(Path(getattr(args, option)).resolve())]
+        if args.policy:
+            argv += ["--policy", str(Path(args.policy).resolve())]
+        if args.baseline:
+            from harness.history.baseline import is_history_baseline
+
+            argv += ["--baseline", args.baseline if is_history_baseline(args.baseline) else str(Path(args.baseline).resolve())]
+        if getattr(args, "history", None):
+            argv += ["--history", args.history]
+        if getattr(args, "no_history", False):
+            argv.append("--no-history")
         if args.cassette_dir:
             argv += ["--cassette-dir", args.cassette_dir]
         code = int(pytest.main(argv + pytest_args))

@@ -22,7 +22,7 @@ from harness.checks import GROUPS, TOKEN, CheckContext, info_of
 from harness.client import TenantClient
 from harness.config import Tenant, load_tenant
 from harness.discovery import Discovery
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 from harness.run import collect
 from harness.run.gate import GateInput, decide
 from harness.run.outcome import Outcome
@@ -61,6 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--baseline", metavar="FILE", help="an accepted run's summary.json: only regressions fail the gate")
     group.addoption("--cassette-dir", metavar="DIR", help="cassette folder (default cassettes/<tenant name>)")
     group.addoption("--harness-debug", action="store_true", help="keep pytest's own tracebacks (for developing checks)")
+    group.addoption("--history", metavar="PATH|URL", help="the run history (a SQLite file or a SQLAlchemy URL; default "
+                                                           "$EPIC_HARNESS_HISTORY or reports/history.sqlite)")
+    group.addoption("--no-history", action="store_true", help="do not keep this run in the history")
 
 
 def state_of(config: pytest.Config) -> RunState | None:
@@ -102,7 +105,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.allure_report_dir = str(report_dir / "allure-results")
         config.option.clean_alluredir = True
     try:
-        from harness.drift import load_summary
         from harness.policy import load_policy_file
 
         policy = None
@@ -110,8 +112,13 @@ def pytest_configure(config: pytest.Config) -> None:
             policy = load_policy_file(config.getoption("--policy"),
                                       known_apis={a.name for a in tenant.requested.apis},
                                       known_groups={g.name for g in tenant.requested.groups})
-        baseline = load_summary(config.getoption("--baseline")) if config.getoption("--baseline") else None
-    except ConfigError as exc:
+        baseline = None
+        if config.getoption("--baseline"):
+            from harness.history.baseline import resolve_baseline
+
+            baseline = resolve_baseline(config.getoption("--baseline"), tenant=tenant.name,
+                                        history=config.getoption("--history"))
+    except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     mode = config.getoption("--cassette-mode")
     cassette_dir = Path(config.getoption("--cassette-dir") or Path("cassettes") / tenant.name)
@@ -488,6 +495,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
         finish_recording(state.cassette_dir)
     session.config.stash[RESULTS] = clean
+    if not session.config.getoption("--no-history"):
+        from harness.history import HistoryError, record_run
+
+        try:
+            record_run(clean.as_dict(), history=session.config.getoption("--history"))
+        except HistoryError as exc:
+            errors.append(f"the history: {exc}")
     state.writer_errors = errors  # type: ignore[attr-defined]
     session.exitstatus = clean.gate.exit_code
     if session.config.pluginmanager.get_plugin("terminalreporter") is None:

@@ -95,16 +95,21 @@ def interactive(stream: TextIO | None = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def command_fleet(args: argparse.Namespace) -> int:
+#: Called with a finished run's report before it is written: returns lines to print and an HTML section
+#: for fleet.html. The CLI passes the history's recorder here (the fleet itself knows no history).
+AfterRun = Callable[[dict[str, Any]], tuple[list[str], str]]
+
+
+def command_fleet(args: argparse.Namespace, after: AfterRun | None = None) -> int:
     """Run the fleet command; 0 when the run completed, 2 for a usage error (one message, no traceback)."""
     try:
-        return _command_fleet(args)
+        return _command_fleet(args, after)
     except HarnessError as exc:
         print(f"epic-harness fleet: {terminal_text(exc)}", file=sys.stderr)
         return EXIT_USAGE
 
 
-def _command_fleet(args: argparse.Namespace) -> int:
+def _command_fleet(args: argparse.Namespace, after: AfterRun | None = None) -> int:
     from harness.catalog import load_named_set
     from harness.errors import UsageError
     from harness.fleet.baseline import compare, compared, load_fleet_json
@@ -162,11 +167,12 @@ def _command_fleet(args: argparse.Namespace) -> int:
         report["baseline"] = {"file": str(args.baseline), "generated": baseline.get("generated"),
                               "compared": compared(baseline, report)}
         report["changes"] = [c.as_dict() for c in changes]
+    extra_lines, extra_html = after(report) if after is not None else ([], "")
     try:
-        write_all(report, report_dir, changes)
+        write_all(report, report_dir, changes, extra_html)
     except OSError as exc:
         raise UsageError(f"{report_dir}: cannot write the report ({exc.strerror or exc})") from None
-    lines = [terminal_text(line) for line in summary_lines(report, report_dir)]
+    lines = [terminal_text(line) for line in summary_lines(report, report_dir) + extra_lines]
     if people:
         _print_rich(report, lines)
     else:

@@ -226,7 +226,7 @@ def _by_release(tenants: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[
     return sorted(groups.items(), key=lambda kv: order[kv[0]], reverse=True)
 
 
-def render_html(report: dict[str, Any], changes: Sequence[Change] | None = None) -> str:
+def render_html(report: dict[str, Any], changes: Sequence[Change] | None = None, extra_html: str = "") -> str:
     s = report["stats"]
     tenants = report["tenants"]
     apis = report["apis"]
@@ -258,6 +258,8 @@ def render_html(report: dict[str, Any], changes: Sequence[Change] | None = None)
     out.append(_tls_html(s.get("tls") or {}, tenants))
     out.append(_failures_html(tenants))
     out.append(_malformed_html(tenants))
+    if extra_html:
+        out.append(extra_html)  # a section built by the harness itself (the fleet over time), never tenant text
     out.append("</body></html>")
     return "\n".join(out)
 
@@ -322,9 +324,10 @@ def _changes_html(changes: Sequence[Change]) -> str:
     return f"<h2>Changes since the baseline <span class=muted>({len(changes)})</span></h2><p>{_e(summary)}</p>{table}"
 
 
-def write_html(report: dict[str, Any], folder: Path, changes: Sequence[Change] | None = None) -> Path:
+def write_html(report: dict[str, Any], folder: Path, changes: Sequence[Change] | None = None,
+               extra_html: str = "") -> Path:
     path = folder / "fleet.html"
-    path.write_text(render_html(report, changes), "utf-8")
+    path.write_text(render_html(report, changes, extra_html), "utf-8")
     return path
 
 
@@ -422,12 +425,13 @@ def write_changes(changes: Sequence[Change], folder: Path) -> Path:
     return path
 
 
-def write_all(report: dict[str, Any], folder: Path, changes: Sequence[Change] | None = None) -> dict[str, Path]:
+def write_all(report: dict[str, Any], folder: Path, changes: Sequence[Change] | None = None,
+              extra_html: str = "") -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = {
         "json": write_json(report, folder),
         "csv": write_csv(report, folder),
-        "html": write_html(report, folder, changes),
+        "html": write_html(report, folder, changes, extra_html),
         "allure": write_allure(report, folder),
     }
     if changes is not None:

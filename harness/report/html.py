@@ -123,6 +123,11 @@ def render(results: RunResults, sds: list[dict] | None = None) -> str:
                                   f"{esc(', '.join(dict.fromkeys(c.api or c.id for c in cs[:6])))}"
                                   f"{' ...' if len(cs) > 6 else ''})</small></li>" for w, cs in warned) + "</ul>"
                  if warned else "<p>None.</p>")
+    from harness.requirements import closing_note, to_html
+
+    coverage = results.requirements()
+    parts.append("<h2>Requirements verified</h2>" + to_html(coverage)
+                 + "".join(f"<p><small>{esc(line)}</small></p>" for line in closing_note(coverage).splitlines()[:1]))
     parts.append("<h2>All checks</h2><details><summary>every check, grouped</summary>"
                  + _grouped_checks(sorted(results.checks, key=lambda c: c.check_id)) + "</details>")
     parts.append("</body></html>")

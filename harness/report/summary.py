@@ -87,6 +87,9 @@ def render_md(results: RunResults) -> str:
     if warned:
         lines += ["", "## Quirks and warnings", ""]
         lines += [f"- {md(w)} ({len(cs)} check(s))" for w, cs in warned]
+    from harness.requirements import to_markdown
+
+    lines += ["", to_markdown(results.requirements()).rstrip()]
     lines += ["", "## Checks by group", "", "| Group | " + " | ".join(o.value for o in OUTCOMES) + " |",
               "|---|" + "---|" * len(OUTCOMES)]
     per_group: dict[str, Counter] = {}

@@ -68,9 +68,15 @@ def print_outcome(results: RunResults, console: Console, report_dir: object = No
     if missing:
         console.print(Text(f"not verified: {sum(len(f.checks) for f in missing)} check(s) skipped or inconclusive "
                            f"(summary.md lists them)", style="yellow"))
+    if results.checks:
+        from harness.requirements import closing_note
+
+        console.print(Text(f"requirements: {closing_note(results.requirements()).splitlines()[0]} (summary.md lists them)"))
     gate = results.gate
     line = Text("gate: ")
-    line.append(f"{gate.state.value.upper()} ({gate.state.headline})", style=GATE_STYLE[gate.state])
+    label = gate.state.value.upper()
+    line.append(label if label == gate.state.headline else f"{label} ({gate.state.headline})",
+                style=GATE_STYLE[gate.state])
     line.append(f"  {findings.count_line(results)}")
     console.print(line)
     if gate.state is GateState.ERROR and results.error:

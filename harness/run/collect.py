@@ -77,8 +77,16 @@ def make_result(item: pytest.Item, info: CheckInfo, state: RunState, outcome: Ou
         category=category, warnings=list(context.warnings), notes=list(context.notes),
         duration_s=round(duration, 3), shape=context.shape, data=dict(context.data), check_group=info.group,
         param=", ".join(extras) or None, blocked_by=blocked_by, required=info.required,
-        requirements=info.requirements, nodeid=item.nodeid,
+        requirements=requirements_of(info, api, extras), nodeid=item.nodeid,
     )
+
+
+def requirements_of(info: CheckInfo, api: Api | None, extras: list[str]) -> tuple[str, ...]:
+    """The requirements a result verifies: the mapping's (harness/requirements/data/mapping.toml) and the check's own."""
+    from harness.requirements import requirements_for
+
+    param = extras[-1] if extras else (api.name if api is not None else None)
+    return tuple(dict.fromkeys(info.requirements + requirements_for(info.id, param)))
 
 
 def api_rows(state: RunState, checks: list[CheckResult], exercising: set[str]) -> list[ApiRow]:

@@ -115,6 +115,12 @@ class RunResults:
     software_name: str | None = None
     error: str | None = None  # what crashed the run, if it did
 
+    def requirements(self) -> Any:
+        """The requirements coverage of this run (harness.requirements.Coverage)."""
+        from harness.requirements import compute_coverage
+
+        return compute_coverage(self.checks)
+
     def counts(self) -> dict[str, int]:
         found = Counter(c.outcome for c in self.checks)
         return {o.value: found.get(o, 0) for o in OUTCOMES}
@@ -155,6 +161,13 @@ class RunResults:
             "root_causes": [{"check": r.check, "reason": r.reason, "blocked": len(r.blocked)}
                             for r in self.root_causes()],
             "stats": self.stats,
+            "requirements": _requirements_dict(self),
             "apis": [a.as_dict() for a in self.apis],
             "checks": [c.as_dict() for c in self.checks],
         }
+
+
+def _requirements_dict(results: RunResults) -> dict[str, Any]:
+    from harness.requirements import to_dict
+
+    return to_dict(results.requirements())
