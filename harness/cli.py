@@ -200,6 +200,12 @@ def run_one(args: argparse.Namespace) -> int:
         base_url = args.base_url
         if args.fault and args.tenant:
             raise ConfigError(None, "--fault", "faults apply only to the embedded sandbox (run without --tenant)")
+        if args.fault and args.mode == "replay":
+            raise ConfigError(None, "--fault", "a replay answers from the cassettes, so a sandbox fault would change "
+                              "nothing; record with the fault instead (--mode record --fault ...)")
+        if args.base_url and not args.tenant:
+            raise ConfigError(None, "--base-url", "needs --tenant FILE: without one the embedded sandbox runs, at its "
+                              "own address")
         if not args.tenant and args.mode != "replay":
             from urllib.parse import urlsplit
 
@@ -231,10 +237,9 @@ def run_one(args: argparse.Namespace) -> int:
         argv += ["--cassette-mode", args.mode]
         from harness.report.progress import wanted
 
-        if wanted() and not pytest_args:
-            argv += ["--live-progress", "-p", "no:terminal"]
-        else:
-            argv.append("-q")
+        argv += ["-p", "no:terminal"]  # the harness reports; pytest's own counts would disagree with its outcomes
+        if wanted():
+            argv.append("--live-progress")
         if args.policy:
             argv += ["--policy", str(Path(args.policy).resolve())]
         if args.baseline:

@@ -212,6 +212,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
         state.progress = LiveProgress()
         state.progress.start(len(session.items))
+    elif session.config.pluginmanager.get_plugin("terminalreporter") is None:
+        from harness.report.progress import GroupProgress
+
+        state.progress = GroupProgress(lambda line: print(line, flush=True))
+        state.progress.start(len(session.items))
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
@@ -399,7 +404,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
                                  duration=report.duration, context=context)
     state.results[item.nodeid] = result
     if state.progress is not None:
-        state.progress.advance(f"{result.group or result.area} › {result.api or result.title}", outcome.value)
+        state.progress.advance(f"{result.group or result.area} › {result.api or result.title}", outcome.value,
+                               result.area)
     return report
 
 
@@ -507,7 +513,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if session.config.pluginmanager.get_plugin("terminalreporter") is None:
         from rich.console import Console
 
-        _print(clean, state, Console(highlight=False))
+        import sys
+
+        _print(clean, state, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
 
 
 def _print(results: RunResults, state: RunState, console: Any) -> None:
