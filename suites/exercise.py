@@ -1,8 +1,10 @@
-"""What the exercise checks share: the id to read, the searches (run once per run), schema validation."""
+"""What the exercise checks share: the id to read, the searches (run once per run, the ``search_cache`` fixture),
+schema validation."""
 
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,23 @@ class SearchCache:
         if isinstance(found, TenantError):
             raise found
         return found
+
+
+_CACHES: "weakref.WeakKeyDictionary[TenantClient, SearchCache]" = weakref.WeakKeyDictionary()
+
+
+def shared_cache(client: TenantClient) -> SearchCache:
+    """The run's one search cache (a run has one client), whichever module asks for it."""
+    cache = _CACHES.get(client)
+    if cache is None:
+        cache = _CACHES[client] = SearchCache()
+    return cache
+
+
+@pytest.fixture(scope="session")
+def search_cache(client: TenantClient) -> SearchCache:
+    """The run's search cache: import this fixture into a suites module to share the run's searches."""
+    return shared_cache(client)
 
 
 def probe_params(api: Api, tenant: Tenant) -> dict[str, str]:

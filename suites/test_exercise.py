@@ -18,11 +18,8 @@ from harness.client import TenantClient
 from harness.config import Tenant
 from harness.fhir.responses import expect_fhir
 from suites.exercise import HARNESS_TAG, SearchCache, id_to_read, judge_search, probe_params, validate
+from suites.exercise import search_cache  # noqa: F401  (the run's shared search cache, a fixture)
 from suites.sources import EPIC_API_CATALOG, FHIR_HTTP_URL
-
-@pytest.fixture(scope="session")
-def search_cache() -> SearchCache:
-    return SearchCache()
 
 
 def _is(interaction: str):
