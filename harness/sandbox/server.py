@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -16,36 +17,47 @@ START_TIMEOUT = 10.0  # seconds
 STOP_TIMEOUT = 5.0
 
 
-def serve(host: str, port: int, settings: SandboxSettings, access_log: bool = False) -> None:
-    """Serve the sandbox until interrupted (``epic-harness sandbox``). No access log by default."""
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        access_log=access_log,
-        log_level="info",
-        lifespan="off",
-        server_header=False,
-    )
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (OSError when the port is taken).
+
+    It must be created as an IPPROTO_TCP socket: asyncio then sets TCP_NODELAY on every
+    connection it accepts, without which each response waits on Nagle's algorithm and the
+    client's delayed acknowledgement (about 40 ms)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(sock: socket.socket, settings: SandboxSettings, access_log: bool = False) -> None:
+    """Serve the sandbox on ``sock`` until interrupted (``epic-harness sandbox``)."""
+    config = uvicorn.Config(create_app(settings), access_log=access_log, log_level="info", lifespan="off",
+                            server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 class EmbeddedSandbox:
     """The sandbox in a background thread, for tests and for runs that embed it.
 
     ``port=0`` picks a free port. ``start()`` returns once the server accepts connections;
-    ``stop()`` is quick and may be called more than once. Use it as a context manager.
+    ``stop()`` is quick and may be called more than once. Use it as a context manager. ``app``
+    may be replaced before ``start()`` (any ASGI application).
     """
 
-    def __init__(
-        self, settings: SandboxSettings | None = None, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
+    def __init__(self, settings: SandboxSettings | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.settings = settings if settings is not None else default_settings()
         self.host = host
         self.port = port
-        self.app = create_app(self.settings)
+        self.app: Any = create_app(self.settings)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
         self._error: BaseException | None = None
 
     @property
@@ -65,34 +77,20 @@ class EmbeddedSandbox:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def _bind(self) -> list[socket.socket]:
+        """The sockets to serve on (the first one decides the port)."""
+        return [listen(self.host, self.port)]
+
     def start(self) -> EmbeddedSandbox:
         if self.running:
             return self
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.port))
-        except OSError:
-            sock.close()
-            raise
-        sock.listen(128)
-        self.port = sock.getsockname()[1]
-        self._socket = sock
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            timeout_graceful_shutdown=1,
-        )
+        self._sockets = self._bind()
+        self.port = self._sockets[0].getsockname()[1]
+        config = uvicorn.Config(self.app, log_config=None, log_level="warning", access_log=False, lifespan="off",
+                                server_header=False, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._error = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"epic-sandbox-{self.port}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"epic-sandbox-{self.port}", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT
         while not self._server.started:
@@ -103,15 +101,15 @@ class EmbeddedSandbox:
         return self
 
     def _run(self) -> None:
-        assert self._server is not None and self._socket is not None
+        assert self._server is not None
         try:
-            self._server.run(sockets=[self._socket])
+            self._server.run(sockets=self._sockets)
         except BaseException as exc:  # reported by start()
             self._error = exc
 
     def stop(self) -> None:
-        server, thread, sock = self._server, self._thread, self._socket
-        self._server = self._thread = self._socket = None
+        server, thread, sockets = self._server, self._thread, self._sockets
+        self._server, self._thread, self._sockets = None, None, []
         if server is not None:
             server.should_exit = True
         if thread is not None and thread.is_alive():
@@ -119,18 +117,14 @@ class EmbeddedSandbox:
             if thread.is_alive() and server is not None:
                 server.force_exit = True
                 thread.join(STOP_TIMEOUT)
-        if sock is not None:
+        for sock in sockets:
             sock.close()
 
     def __enter__(self) -> EmbeddedSandbox:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         self.stop()
 
     def __repr__(self) -> str:

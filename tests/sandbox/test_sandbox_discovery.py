@@ -222,7 +222,7 @@ def test_metadata_declares_every_requested_interaction(version: str) -> None:
 
 def test_registered_scopes_cover_every_requested_interaction() -> None:
     from harness.sandbox import load_clients
-    from harness.sandbox.oauth import permits
+    from harness.sandbox.token.scopes import permits
 
     scopes = load_clients()[0].scopes
     letters = {"read": "r", "search-type": "s", "create": "c", "update": "u"}

@@ -12,7 +12,7 @@ import pytest
 from harness.fhir.validation import validator_for
 from harness.sandbox import population as pop
 from harness.sandbox.population import Population, _build, default_population, npi
-from harness.sandbox.versions import DSTU2_TYPES, STU3_TYPES
+from harness.sandbox.population.versions import DSTU2_TYPES, STU3_TYPES
 
 TENANT = Path(__file__).resolve().parents[2] / "harness" / "sandbox" / "tenant" / "sandbox.toml"
 EPIC_ID = re.compile(r"^e[A-Za-z0-9.\-]{20,60}3$")

@@ -157,7 +157,7 @@ def test_scheduling_operations_are_stu3_only(authorised) -> None:
 
 
 def test_only_recent_proposals_are_kept() -> None:
-    from harness.sandbox.scheduling import Proposals
+    from harness.sandbox.operations.scheduling import Proposals
 
     proposals = Proposals(capacity=2)
     for number in range(3):

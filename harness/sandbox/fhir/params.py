@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .versions import relative_reference
+from ..population.versions import relative_reference
 
 #: Parameters that shape the answer rather than filter it.
 CONTROL_PARAMS: frozenset[str] = frozenset({
     "_count", "_format", "_include", "_revinclude", "_summary", "_elements", "_sort", "_total",
-    "_contained", "_containedType", "_pretty", "_lastUpdated", "sessionID", "_type",
+    "_contained", "_containedType", "_pretty", "_lastUpdated", "sessionID", "_type", "_getpagesoffset",
 })
 
 
