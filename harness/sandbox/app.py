@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import negotiation, urls, webservices
+from . import negotiation, transport, urls, webservices
 from .discovery import DiscoveryDocuments
 from .faults import ActiveFaults, Hook
 from .faults.args import FHIR_VERSIONS
@@ -42,9 +42,9 @@ class SandboxApp:
     def __init__(self, settings: SandboxSettings, fhir: FhirService | None = None) -> None:
         self.settings = settings
         self.faults: ActiveFaults = active(settings.faults)
-        self.token_policy = self.faults.policy(Hook.TOKEN, TokenPolicy)
-        self.guard = self.faults.policy(Hook.FHIR_GUARD, GuardPolicy)
-        self.tokens = TokenService(settings.clients, self.token_policy, settings.token_lifetime)
+        self.guard = self.faults.policy(Hook.FHIR_GUARD, GuardPolicy)  # the FHIR guard's hook point
+        self.tokens = TokenService(settings.clients, self.faults, settings.token_lifetime)
+        self.token_policy: TokenPolicy = self.tokens.policy
         self.fhir = fhir or FhirService(self.faults)
         self.discovery = DiscoveryDocuments(self.faults)
 
@@ -189,8 +189,5 @@ def create_app(settings: SandboxSettings) -> Starlette:
         exception_handlers={404: _not_found, 405: _not_found, 500: _server_error},
     )
     app.state.sandbox = sandbox
-    if sandbox.faults.touches(Hook.TRANSPORT):
-        from .transport import HostileTransport
-
-        app.add_middleware(HostileTransport, faults=sandbox.faults)
+    transport.install(app, sandbox.faults)
     return app

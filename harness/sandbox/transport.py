@@ -27,6 +27,12 @@ DRIP_SECONDS = 4.0
 GZIP_LARGE_MB = 70
 
 
+def install(app: Any, faults: ActiveFaults) -> None:
+    """Wrap ``app`` (a Starlette application) in the hostile transport when a fault needs it."""
+    if faults.touches(Hook.TRANSPORT):
+        app.add_middleware(HostileTransport, faults=faults)
+
+
 def _resource_type(scope: Scope) -> str | None:
     match = _FHIR_TYPE.search(scope.get("path", ""))
     return match.group(1) if match else None

@@ -51,12 +51,12 @@ class Hook(str, Enum):
 HOOK_POINTS: dict[Hook, str] = {
     Hook.DISCOVERY: "discovery.DiscoveryDocuments",
     Hook.TOKEN: "token.endpoint.TokenService",
-    Hook.FHIR_GUARD: "app.SandboxApp.fhir_api",
+    Hook.FHIR_GUARD: "app.SandboxApp",
     Hook.FHIR: "fhir.service.FhirService",
     Hook.PAGING: "fhir.paging.Pager",
-    Hook.OPERATION: "operations.scheduling",
+    Hook.OPERATION: "fhir.service.FhirService",
     Hook.TRANSPORT: "transport.HostileTransport",
-    Hook.FLEET: "fleet.FleetTenant.faults",
+    Hook.FLEET: "faults.fleet.tenant_faults",
 }
 
 

@@ -545,9 +545,9 @@ def _codes(node: Any) -> Iterator[tuple[str | None, str]]:
 
 def _token_matches(node: Any, value: str, modifier: str | None) -> bool:
     if modifier == "text":
-        wanted = _fold(value)
+        wanted = fold(value)
         text = node.get("text", "") if isinstance(node, dict) else ""
-        return _fold(text).startswith(wanted)
+        return fold(text).startswith(wanted)
     if "|" in value:
         system, _, code = value.partition("|")
     else:
@@ -594,7 +594,8 @@ def _strings(node: Any) -> Iterator[str]:
                 yield from _strings(node[key])
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """``text`` without accents, case-folded (how strings and names are compared)."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
@@ -602,7 +603,7 @@ def _fold(text: str) -> str:
 def _string_matches(text: str, value: str, modifier: str | None) -> bool:
     if modifier == "exact":
         return text == value
-    have, want = _fold(text), _fold(value)
+    have, want = fold(text), fold(value)
     if modifier == "contains":
         return want in have
     return have.startswith(want)

@@ -9,10 +9,10 @@ a total of 0 with the 4101 outcome.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from .. import outcomes
+from ..fhir.params import fold
 from ..fhir.present import Presenter
 from ..fhir.request import FhirRequest
 from ..fhir.search import searchset
@@ -23,9 +23,8 @@ from .base import flag, named, parameters_of, resource_of, value
 MATCH_GRADE_URL = "http://hl7.org/fhir/StructureDefinition/match-grade"
 
 
-def _fold(text: Any) -> str:
-    decomposed = unicodedata.normalize("NFKD", str(text))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+def _name_key(text: Any) -> str:
+    return fold(str(text)).strip()
 
 
 def _names(patient: dict[str, Any]) -> tuple[set[str], set[str]]:
@@ -36,9 +35,9 @@ def _names(patient: dict[str, Any]) -> tuple[set[str], set[str]]:
         family = name.get("family")
         for item in family if isinstance(family, list) else [family]:
             if item:
-                families.add(_fold(item))
+                families.add(_name_key(item))
         for given in name.get("given") or ():
-            givens.add(_fold(given))
+            givens.add(_name_key(given))
     return families, givens
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clients import RegisteredClient
+from ..faults import ActiveFaults, Hook
 from ..faults.policies import TokenPolicy
 from . import rules, scopes
 from .keys import JwksCache
@@ -53,10 +54,11 @@ class TokenGrant:
 class TokenService:
     """Validates client assertions, issues tokens, and answers whether a bearer token is valid."""
 
-    def __init__(self, clients: Sequence[RegisteredClient], policy: TokenPolicy, lifetime: int,
+    def __init__(self, clients: Sequence[RegisteredClient], faults: ActiveFaults, lifetime: int,
                  clock: Callable[[], float] = time.time) -> None:
         self.clients: dict[str, RegisteredClient] = {c.client_id: c for c in clients}
-        self.policy = policy
+        #: the token hook point: rules, grant policy, answers (the app reads the answer fields)
+        self.policy = policy = faults.policy(Hook.TOKEN, TokenPolicy)
         self.lifetime: int = policy.lifetime or lifetime
         self.clock = clock
         self.rules = rules.ordered(policy.first, frozenset(policy.skipped))
