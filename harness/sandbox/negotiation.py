@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -102,10 +103,16 @@ def to_fhir_xml(resource: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Characters XML 1.0 cannot carry at all (C0 controls but tab, line feed, carriage return).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _primitive(value: Any) -> str:
+    """A primitive's text; characters XML cannot carry become U+FFFD, so the document stays
+    well-formed (JSON carries them as they are)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _ordered(obj: dict[str, Any], skip: set[str]) -> list[tuple[str, Any]]:
