@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
+from xml.sax.saxutils import escape
 
 # --- the fixtures tenant files name ---------------------------------------------------------
 
@@ -209,4 +210,45 @@ class Builder:
 
 def patient_ref(person: Person) -> dict[str, Any]:
     return ref("Patient", patient_id(person), person.display)
+
+
+# --- what a chart says about a patient, wherever it says it ----------------------------------
+
+
+def mrn(index: int) -> str:
+    return f"E{4000 + index}"
+
+
+def home_phone(index: int) -> str:
+    return f"608-555-3{index:03d}"
+
+
+def mobile_phone(index: int) -> str:
+    return f"608-555-7{index:03d}"
+
+
+def street(index: int) -> str:
+    return f"{100 + index * 7} Sandbox Lane"
+
+
+def member_id(index: int, plan: int) -> str:
+    return f"HMI{700000 + index * 10 + plan}"
+
+
+def identity_line(index: int) -> str:
+    """``Camila Maria Lopez (DOB 1987-09-12, MRN E4000)``: how notes name a patient."""
+    person = PATIENTS[index]
+    return f"{person.text} (DOB {person.birth_date}, MRN {mrn(index)})"
+
+
+def contact_line(index: int) -> str:
+    person = PATIENTS[index]
+    return (f"{street(index)}, {person.city}, {person.state} {person.postal_code}; "
+            f"phone {home_phone(index)}, mobile {mobile_phone(index)}")
+
+
+def narrative(*paragraphs: str) -> dict[str, str]:
+    """A generated narrative (``text``) of escaped paragraphs, valid XHTML in every version."""
+    body = "".join(f"<p>{escape(paragraph)}</p>" for paragraph in paragraphs)
+    return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{body}</div>'}
 

@@ -11,8 +11,8 @@ from .base import (
     ACT_CODE, Builder, COMMUNICATION_CATEGORY, CONDITION_CATEGORY, CONSENT_CATEGORY, EPIC_LIST_CODES,
     EPIC_OID, FLAG_CATEGORY, LIST_USE_CODES, LOINC, MAIN_ORGANIZATION, MAIN_ORGANIZATION_NAME,
     MAIN_PRACTITIONER, PARTICIPATION, PATIENTS, PATIENT_LIST_SYSTEM, PATIENT_LIST_VALUE, PRACTITIONER_NAMES,
-    Person, SERVICE_REQUEST_CATEGORY, SNOMED, concept, epic_id, instant,
-    patient_ref, practitioner_display, practitioner_id, ref,
+    Person, SERVICE_REQUEST_CATEGORY, SNOMED, concept, contact_line, epic_id, home_phone, identity_line, instant,
+    mrn, narrative, patient_ref, practitioner_display, practitioner_id, ref,
 )
 from .directory import LOCATIONS
 
@@ -50,6 +50,8 @@ def encounters(b: Builder) -> None:
             encounter: dict[str, Any] = {
                 "resourceType": "Encounter",
                 "id": encounter_id(person, number),
+                "text": narrative(f"{type_text} for {identity_line(index)} on {day.isoformat()}",
+                                  f"{loc_name}, with {practitioner_display(prac)}"),
                 "identifier": [{"use": "usual", "system": f"{EPIC_OID}.3.698084.8",
                                 "value": str(27000 + index * 100 + number)}],
                 "status": "planned" if planned else "finished",
@@ -98,6 +100,10 @@ def conditions(b: Builder) -> None:
                 "encounter": ref("Encounter", encounter_id(person, number)),
                 "onsetDateTime": onset.isoformat(),
                 "recordedDate": instant(onset, 15, 5),
+                "note": [{"authorReference": ref("Practitioner", MAIN_PRACTITIONER, practitioner_display(0)),
+                          "time": instant(onset, 15, 10),
+                          "text": f"{identity_line(index)} reports {display.lower()} since {onset.isoformat()}; "
+                                  f"call back on {home_phone(index)} if it gets worse."}],
             })
 
 
@@ -141,7 +147,7 @@ def lists(b: Builder) -> None:
                 "resourceType": "List",
                 "id": epic_id(f"list-{code}-{person.key}"),
                 "status": "current",
-                "mode": "snapshot",
+                "mode": "working",  # a living list, kept up to date; its entries carry their dates (lst-3)
                 "title": display,
                 "code": concept(system, code, display),
                 "subject": patient_ref(person),
@@ -219,6 +225,15 @@ def consents(b: Builder) -> None:
             })
 
 
+def _progress_note(index: int, day: date) -> str:
+    person = PATIENTS[index]
+    return (f"PROGRESS NOTE {day.isoformat()}\n"
+            f"Patient: {person.display}  DOB: {person.birth_date}  MRN: {mrn(index)}\n"
+            f"Address: {contact_line(index)}\n"
+            f"Seen in clinic for follow-up. Vitals stable. Plan discussed with {person.given[0]}; "
+            f"return in 3 months.\n")
+
+
 def documents(b: Builder) -> None:
     for index, person in enumerate(PATIENTS[:4]):
         day = date(2026, 3, 2) + timedelta(days=index)
@@ -233,8 +248,12 @@ def documents(b: Builder) -> None:
             "subject": patient_ref(person),
             "date": instant(day, 16),
             "author": [ref("Practitioner", MAIN_PRACTITIONER, practitioner_display(0))],
-            "content": [{"attachment": {"contentType": "text/plain", "title": "Progress note",
-                                        "data": base64.b64encode(b"Synthetic progress note.").decode()}}],
+            "text": narrative(f"Progress note for {identity_line(index)}", f"Written {day.isoformat()}"),
+            "content": [{"attachment": {
+                "contentType": "text/plain", "language": "en-US", "title": f"Progress note - {person.display}",
+                "creation": instant(day, 16),
+                "data": base64.b64encode(_progress_note(index, day).encode("utf-8")).decode("ascii"),
+            }}],
             "context": {"encounter": [ref("Encounter", encounter_id(person, 0))],
                         "period": {"start": instant(day, 15), "end": instant(day, 16)}},
         })
@@ -276,13 +295,16 @@ def service_requests(b: Builder) -> None:
                 "requester": ref("Practitioner", MAIN_PRACTITIONER, practitioner_display(0)),
                 "performer": [ref("Organization", epic_id("org-community") if context == "community-resource"
                                   else MAIN_ORGANIZATION)],
+                "note": [{"text": f"Order for {identity_line(index)}: {display}. Reach the patient at "
+                                  f"{home_phone(index)}."}],
             })
 
 
 def communications(b: Builder) -> None:
     main = PATIENTS[0]
     rows = (
-        ("community-resource", "Community Resource Communication", "Your food pantry referral was received."),
+        ("community-resource", "Community Resource Communication",
+         f"Dear {main.given[0]}, your food pantry referral was received; we will call you at {home_phone(0)}."),
         ("crm", "Customer Relationship Management", "Reminder: annual wellness visit is due."),
         ("patient-education", "Patient Education", "How to use a peak flow meter."),
     )
@@ -337,6 +359,9 @@ def tasks(b: Builder) -> None:
             "authoredOn": instant(date(2026, 1, 6) + timedelta(days=number), 9),
             "requester": ref("Practitioner", MAIN_PRACTITIONER, practitioner_display(0)),
             "owner": ref("Organization", epic_id("org-community"), "Harness Community Pantry"),
+            "note": [{"authorString": "Harness Community Pantry intake",
+                      "time": instant(date(2026, 1, 7) + timedelta(days=number), 11),
+                      "text": f"Left a message for {identity_line(0)} at {home_phone(0)}."}],
         })
 
 

@@ -7,8 +7,8 @@ import hashlib
 from .base import (
     Builder, CEID_SYSTEM, CLINICAL_SEX_URL, DSTU2_ID_SYSTEM, EPIC_OID, EPI_SYSTEM,
     FHIR_ID_SYSTEM, LEGAL_SEX_URL, MAIN_ORGANIZATION, MAIN_ORGANIZATION_NAME, MRN_SYSTEM, PATIENTS,
-    SEX_SYSTEM, V2_0203, concept, epic_id, patient_id, patient_ref,
-    practitioner_display, practitioner_id, ref,
+    SEX_SYSTEM, V2_0203, concept, contact_line, epic_id, home_phone, identity_line, member_id,
+    mobile_phone, mrn, narrative, patient_id, patient_ref, practitioner_display, practitioner_id, ref, street,
 )
 
 def patients(b: Builder) -> None:
@@ -30,7 +30,7 @@ def patients(b: Builder) -> None:
                 {"use": "usual", "type": {"text": "CEID"}, "system": CEID_SYSTEM,
                  "value": f"FHR{hashlib.sha256(pat_id.encode()).hexdigest()[:12].upper()}"},
                 {"use": "usual", "type": {"coding": [{"system": V2_0203, "code": "MR"}], "text": "EPIC"},
-                 "system": MRN_SYSTEM, "value": f"E{4000 + index}"},
+                 "system": MRN_SYSTEM, "value": mrn(index)},
                 {"use": "usual", "type": {"text": "FHIR"}, "system": DSTU2_ID_SYSTEM,
                  "value": "T" + epic_id(f"dstu2-{person.key}")[1:-1]},
                 {"use": "usual", "type": {"text": "FHIR STU3"}, "system": FHIR_ID_SYSTEM, "value": pat_id},
@@ -41,16 +41,19 @@ def patients(b: Builder) -> None:
                 {"use": "official", "text": person.text, "family": person.family, "given": list(person.given)},
                 {"use": "usual", "text": person.text, "family": person.family, "given": list(person.given)},
             ],
+            "text": narrative(f"{person.text}, {person.gender}, born {person.birth_date}",
+                              f"MRN {mrn(index)}", contact_line(index)),
             "telecom": [
-                {"system": "phone", "value": f"608-555-3{index:03d}", "use": "home", "rank": 1},
-                {"system": "email", "value": f"patient{index + 1:02d}@mail.harness.example", "rank": 2},
+                {"system": "phone", "value": home_phone(index), "use": "home", "rank": 1},
+                {"system": "phone", "value": mobile_phone(index), "use": "mobile", "rank": 2},
+                {"system": "email", "value": f"patient{index + 1:02d}@mail.harness.example", "rank": 3},
             ],
             "gender": sex,
             "birthDate": person.birth_date,
             "deceasedBoolean": False,
             "address": [{
                 "use": "home",
-                "line": [f"{100 + index * 7} Sandbox Lane"],
+                "line": [street(index)],
                 "city": person.city,
                 "state": person.state,
                 "postalCode": person.postal_code,
@@ -77,13 +80,19 @@ def coverages(b: Builder) -> None:
             b.add({
                 "resourceType": "Coverage",
                 "id": epic_id(f"coverage-{person.key}-{plan_index}"),
-                "identifier": [{"use": "usual", "system": f"{EPIC_OID}.2.726582",
-                                "value": f"{5000 + index * 10 + plan_index}"}],
+                "text": narrative(f"{name} for {identity_line(index)}",
+                                  f"Member ID {member_id(index, plan_index)}, group HMG-{2200 + index}"),
+                "identifier": [
+                    {"use": "usual", "system": f"{EPIC_OID}.2.726582", "value": f"{5000 + index * 10 + plan_index}"},
+                    {"use": "official", "type": {"coding": [{"system": V2_0203, "code": "MB", "display": "Member Number"}],
+                                                 "text": "Member Number"},
+                     "system": "urn:oid:2.16.840.1.113883.3.9999.726582", "value": member_id(index, plan_index)},
+                ],
                 "status": "active",
                 "type": concept("http://terminology.hl7.org/CodeSystem/v3-ActCode",
                                 "EHCPOL" if kind == "commercial" else "DENTPRG",
                                 "extended healthcare" if kind == "commercial" else "dental program", name),
-                "subscriberId": f"HMI{700000 + index * 10 + plan_index}",
+                "subscriberId": member_id(index, plan_index),
                 "subscriber": patient_ref(person),
                 "beneficiary": patient_ref(person),
                 "dependent": "01",
@@ -91,6 +100,8 @@ def coverages(b: Builder) -> None:
                                         "self", "Self"),
                 "period": {"start": "2025-01-01", "end": "2026-12-31"},
                 "payor": [ref("Organization", payer, "Harness Mutual Insurance")],
+                "class": [{"type": concept("http://terminology.hl7.org/CodeSystem/coverage-class", "group", "Group"),
+                           "value": f"HMG-{2200 + index}", "name": f"{name} group for {person.family}"}],
             })
 
 

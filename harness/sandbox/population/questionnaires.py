@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from .base import (
     Builder, LOINC, MAIN_ORGANIZATION_NAME, MAIN_QUESTIONNAIRE_NAME, PATIENTS, QR_CONTEXT,
-    QUESTIONNAIRE_BASE, epic_id, instant, patient_ref,
+    QUESTIONNAIRE_BASE, epic_id, home_phone, identity_line, instant, patient_ref,
 )
+
+#: Questionnaires whose questions are answered in free text (the others by choice).
+FREE_TEXT = frozenset({"imaging-prior-auth", "code-status"})
 
 QUESTIONNAIRES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
     ("phq-2", MAIN_QUESTIONNAIRE_NAME, "Patient Health Questionnaire-2", (
@@ -53,18 +57,34 @@ def questionnaires(b: Builder) -> None:
             "subjectType": ["Patient"],
             "date": "2025-10-01",
             "publisher": MAIN_ORGANIZATION_NAME,
-            "item": [
-                {
-                    "linkId": link_id,
-                    "text": text,
-                    "type": "choice",
-                    "required": True,
-                    "answerOption": [{"valueCoding": {"system": LOINC, "code": code, "display": display}}
-                                     for code, display in FREQUENCY_ANSWERS],
-                }
-                for link_id, text in questions
-            ],
+            "item": [_question(key, link_id, text) for link_id, text in questions],
         })
+
+
+def _question(key: str, link_id: str, text: str) -> dict[str, Any]:
+    if key in FREE_TEXT:
+        return {"linkId": link_id, "text": text, "type": "string", "required": True}
+    return {"linkId": link_id, "text": text, "type": "choice", "required": True,
+            "answerOption": [{"valueCoding": {"system": LOINC, "code": code, "display": display}}
+                             for code, display in FREQUENCY_ANSWERS]}
+
+
+def _free_text(key: str, number: int, index: int) -> str:
+    """A free-text answer, written as people write them: with the patient's details in it."""
+    answers = {
+        "imaging-prior-auth": (f"MRI lumbar spine for {identity_line(index)}",
+                               "Since 2026-01-05, worse after a fall at home",
+                               f"Yes; physical therapy notes faxed, call {home_phone(index)} with questions"),
+        "code-status": (f"Full code; discussed with {PATIENTS[index].text} and her mother Rosa Lopez",),
+    }
+    return answers[key][number % len(answers[key])]
+
+
+def _answer(key: str, number: int, index: int) -> dict[str, Any]:
+    if key in FREE_TEXT:
+        return {"valueString": _free_text(key, number, index)}
+    code, display = FREQUENCY_ANSWERS[(number + index) % 4]
+    return {"valueCoding": {"system": LOINC, "code": code, "display": display}}
 
 
 def questionnaire_responses(b: Builder) -> None:
@@ -87,12 +107,8 @@ def questionnaire_responses(b: Builder) -> None:
                 "subject": patient_ref(person),
                 "authored": instant(date(2026, 2, 10) + timedelta(days=number), 9),
                 "author": patient_ref(person),
-                "item": [
-                    {"linkId": link_id, "text": text,
-                     "answer": [{"valueCoding": {"system": LOINC, "code": FREQUENCY_ANSWERS[(n + index) % 4][0],
-                                                 "display": FREQUENCY_ANSWERS[(n + index) % 4][1]}}]}
-                    for n, (link_id, text) in enumerate(questions)
-                ],
+                "item": [{"linkId": link_id, "text": text, "answer": [_answer(key, n, index)]}
+                         for n, (link_id, text) in enumerate(questions)],
             })
 
 
