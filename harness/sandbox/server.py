@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -42,21 +46,37 @@ def serve(sock: socket.socket, settings: SandboxSettings, access_log: bool = Fal
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def serve_quietly(sock: socket.socket, settings: SandboxSettings, ready: Callable[[], None]) -> None:
+    """Serve until SIGTERM with warnings only (a child process of an EmbeddedSandbox); ``ready``
+    is called once the application is built."""
+    app = create_app(settings)
+    ready()
+    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="off",
+                            server_header=False, timeout_graceful_shutdown=1)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
 class EmbeddedSandbox:
-    """The sandbox in a background thread, for tests and for runs that embed it.
+    """The sandbox in a background thread (or, with ``process=True``, in a child process), for
+    tests and for runs that embed it.
 
     ``port=0`` picks a free port. ``start()`` returns once the server accepts connections;
-    ``stop()`` is quick and may be called more than once. Use it as a context manager. ``app``
-    may be replaced before ``start()`` (any ASGI application).
+    ``stop()`` is quick and may be called more than once. Use it as a context manager. In a
+    thread, ``app`` may be replaced before ``start()`` (any ASGI application). A child process
+    serves the sandbox built from ``settings`` and shares no interpreter with its parent, so a
+    busy parent (a whole harness run) never waits on it.
     """
 
-    def __init__(self, settings: SandboxSettings | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, settings: SandboxSettings | None = None, host: str = "127.0.0.1", port: int = 0, *,
+                 process: bool = False) -> None:
         self.settings = settings if settings is not None else default_settings()
         self.host = host
         self.port = port
-        self.app: Any = create_app(self.settings)
+        self.process = process
+        self.app: Any = None if process else create_app(self.settings)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._child: subprocess.Popen[str] | None = None
         self._sockets: list[socket.socket] = []
         self._error: BaseException | None = None
 
@@ -75,6 +95,8 @@ class EmbeddedSandbox:
 
     @property
     def running(self) -> bool:
+        if self._child is not None:
+            return self._child.poll() is None
         return self._thread is not None and self._thread.is_alive()
 
     def _bind(self) -> list[socket.socket]:
@@ -86,6 +108,9 @@ class EmbeddedSandbox:
             return self
         self._sockets = self._bind()
         self.port = self._sockets[0].getsockname()[1]
+        if self.process:
+            self._start_child()
+            return self
         config = uvicorn.Config(self.app, log_config=None, log_level="warning", access_log=False, lifespan="off",
                                 server_header=False, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
@@ -100,6 +125,25 @@ class EmbeddedSandbox:
             time.sleep(0.005)
         return self
 
+    def _start_child(self) -> None:
+        from .child import settings_to_json
+
+        sock = self._sockets[0]
+        errors = tempfile.TemporaryFile()  # a file, not a pipe: nobody has to keep reading it
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "harness.sandbox.child", str(sock.fileno())], pass_fds=(sock.fileno(),),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
+        assert self._child.stdin is not None and self._child.stdout is not None
+        self._child.stdin.write(settings_to_json(self.settings))
+        self._child.stdin.close()
+        ready = self._child.stdout.readline().strip()  # the app is built; the socket already listens
+        if ready != "ready":
+            self.stop()
+            errors.seek(0)
+            error = errors.read().decode("utf-8", "replace").strip()
+            raise RuntimeError(f"the sandbox did not start on {self.base_url}: {error[-500:]}")
+        errors.close()
+
     def _run(self) -> None:
         assert self._server is not None
         try:
@@ -108,8 +152,17 @@ class EmbeddedSandbox:
             self._error = exc
 
     def stop(self) -> None:
-        server, thread, sockets = self._server, self._thread, self._sockets
-        self._server, self._thread, self._sockets = None, None, []
+        server, thread, sockets, child = self._server, self._thread, self._sockets, self._child
+        self._server, self._thread, self._sockets, self._child = None, None, [], None
+        if child is not None:
+            child.terminate()
+            try:
+                child.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            if child.stdout is not None:
+                child.stdout.close()
         if server is not None:
             server.should_exit = True
         if thread is not None and thread.is_alive():
@@ -129,4 +182,5 @@ class EmbeddedSandbox:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"EmbeddedSandbox({self.base_url}, {state}, faults={sorted(self.settings.faults)})"
+        where = "child process" if self.process else "thread"
+        return f"EmbeddedSandbox({self.base_url}, {state} in a {where}, faults={sorted(self.settings.faults)})"
