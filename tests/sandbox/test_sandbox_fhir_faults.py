@@ -285,3 +285,12 @@ def test_reject_tokens_answers_401_even_with_a_valid_token() -> None:
     assert client.get(f"{R4}/metadata", headers={"accept": "application/fhir+json"}).status_code == 200
     fine, fine_headers = _client()
     assert fine.get(f"{R4}/Patient/{MAIN_PATIENT}", headers=fine_headers).status_code == 200
+
+
+def test_wrong_patient_answers_another_patients_resources() -> None:
+    client, headers = _client("fhir-wrong-patient:Coverage")
+    bundle = client.get(f"{R4}/Coverage", params={"patient": MAIN_PATIENT}, headers=headers).json()
+    subjects = {e["resource"]["beneficiary"]["reference"] for e in bundle["entry"] if e["search"]["mode"] == "match"}
+    assert subjects and f"Patient/{MAIN_PATIENT}" not in subjects
+    assert _links(bundle)["self"].endswith(f"patient={MAIN_PATIENT}")
+    _untouched(client, headers)

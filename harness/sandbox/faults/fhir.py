@@ -54,6 +54,8 @@ KINDS: tuple[FaultKind, ...] = (
     FaultKind("fhir-echo-authorization", Hook.FHIR, "every request for TYPE is answered 500 with an OperationOutcome "
               "whose diagnostics echo the request's Authorization header", (TYPE,),
               effect=sets("echo_authorization"), keyed=True),
+    FaultKind("fhir-wrong-patient", Hook.FHIR, "TYPE searches naming a patient answer another patient's resources "
+              "(the self link still names the patient asked for)", (TYPE,), effect=sets("wrong_patient"), keyed=True),
     FaultKind("fhir-diagnostics", Hook.FHIR, "every OperationOutcome issue in answers about TYPE has diagnostics "
               "TEXT (a JSON string for escapes, or the text as it is); with fhir-status or fhir-empty it is seen",
               (TYPE, Arg("TEXT", args.text_value)), effect=sets_arg("diagnostics"), keyed=True),

@@ -76,6 +76,7 @@ class FhirPolicy:
     suppressed_contexts: list[str] = field(default_factory=list)  # 59204 for each, entries kept
     diagnostics: str | None = None  # every OperationOutcome issue's diagnostics
     malformed_is_500: bool = False  # a malformed search value crashes (IIS 500) instead of 4100
+    wrong_patient: bool = False  # searches naming a patient answer another patient's resources
 
 
 @dataclass

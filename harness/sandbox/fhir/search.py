@@ -12,6 +12,7 @@ demographics, ``_id`` or ``identifier`` (400, 59159). A date that is no date is 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -46,7 +47,7 @@ def search(request: FhirRequest, route: Route, store: ResourceStore, pager: Page
     if token is not None:
         page = pager.from_session(request, route, token)
         return Answer(_bundle(request, route, store, present, page, []))
-    parsed = _parse(request, route, policy)
+    parsed = _parse(request, _other_patient(route, store, request.version) if policy.wrong_patient else route, policy)
     found = [] if policy.empty else [
         resource for resource in store.of_type(request.version, route.resource_type)
         if params.matches(resource, parsed)
@@ -84,6 +85,18 @@ def _parse(request: FhirRequest, route: Route, policy: FhirPolicy) -> params.Que
     if issues:
         raise FhirError(400, *issues)
     return parsed
+
+
+def _other_patient(route: Route, store: ResourceStore, version: str) -> Route:
+    """``route`` with every patient it names replaced by the next patient of the tenant."""
+    ids = [patient["id"] for patient in store.of_type(version, "Patient")]
+
+    def other(value: str) -> str:
+        wanted = value.rsplit("/", 1)[-1]
+        return ids[(ids.index(wanted) + 1) % len(ids)] if wanted in ids else value
+    params = tuple((name, other(value) if name.split(":")[0] in ("patient", "subject") else value)
+                   for name, value in route.params)
+    return dataclasses.replace(route, params=params)
 
 
 def _bundle(request: FhirRequest, route: Route, store: ResourceStore, present: Presenter, page: Page,
