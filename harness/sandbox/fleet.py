@@ -33,6 +33,7 @@ import logging
 import random
 import re
 import socket
+import sys
 import uuid
 import zlib
 from collections.abc import Iterable
@@ -486,14 +487,26 @@ def write_endpoint_directory(spec: FleetSpec, base_url: str, path: str | Path, *
     return file
 
 
-def serve_fleet(host: str, port: int, spec: FleetSpec, hosts: int = SERVED_HOSTS) -> None:
-    """Serve the fleet until interrupted, on ``hosts`` loopback addresses."""
+def serve_fleet(sockets: list[socket.socket], spec: FleetSpec) -> None:
+    """Serve the fleet on ``sockets`` (see :func:`listen_fleet`) until interrupted."""
     import uvicorn
 
     logging.getLogger("uvicorn.error").addFilter(_QUIET)
-    sockets = [listen(alias, port) for alias in host_aliases(host, hosts)]
     config = uvicorn.Config(FleetApp(spec), access_log=False, log_level="info", lifespan="off", server_header=False)
     uvicorn.Server(config).run(sockets=sockets)
+
+
+def listen_fleet(host: str, port: int, hosts: int = SERVED_HOSTS) -> list[socket.socket]:
+    """Listening sockets on ``port`` of ``host`` and its loopback aliases (OSError if one is taken)."""
+    sockets: list[socket.socket] = []
+    try:
+        for alias in host_aliases(host, hosts):
+            sockets.append(listen(alias, port))
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -513,10 +526,16 @@ def main(argv: list[str] | None = None) -> int:
     spec = build_fleet(seed=args.seed, size=args.size, slow=args.slow)
     host = f"[{args.host}]" if ":" in args.host else args.host
     aliases = host_aliases(args.host, args.hosts)
+    try:
+        sockets = listen_fleet(args.host, args.port, args.hosts)
+    except OSError as exc:
+        print(f"python -m harness.sandbox.fleet: cannot listen on port {args.port} of {args.host} and its "
+              f"loopback aliases: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     path = write_endpoint_directory(spec, f"http://{host}:{args.port}", args.directory, hosts=aliases)
     print(f"sandbox fleet: {len(spec.tenants)} tenants at http://{host}:{args.port}/t/<name> and on "
           f"{len(aliases) - 1} other loopback addresses; directory {path}")
-    serve_fleet(args.host, args.port, spec, args.hosts)
+    serve_fleet(sockets, spec)
     return 0
 
 

@@ -45,3 +45,19 @@ def test_every_fleet_tenant_is_described_by_sandbox_faults() -> None:
     for tenant in build_fleet(seed=7, size=420).tenants:
         for fault in tenant.faults():
             CATALOG.parse(fault)  # each is a fault the sandbox knows
+
+
+def test_the_fleet_module_refuses_a_busy_port_in_one_line(tmp_path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "harness.sandbox.fleet", "--port", str(port), "--directory",
+                               str(tmp_path / "d.json")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and f"port {port}" in done.stderr
+    assert not (tmp_path / "d.json").exists()
