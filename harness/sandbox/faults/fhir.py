@@ -8,18 +8,13 @@ Hook points: ``app.SandboxApp.fhir_api`` reads the :class:`GuardPolicy`;
 from __future__ import annotations
 
 from . import args
-from .core import Arg, FaultKind, Hook, adds_arg, sets, sets_arg
-from .policies import FhirPolicy
+from .core import Arg, FaultError, FaultKind, Hook, adds_arg, sets, sets_arg
 
 
 def _context(text: str) -> str:
     if not text.strip():
-        raise args.FaultError("the context is empty (e.g. Outside Record)")
+        raise FaultError("the context is empty (e.g. Outside Record)")
     return text.strip()
-
-
-def _not_authorized(policy: FhirPolicy) -> None:
-    policy.not_authorized = True
 
 
 TYPE = args.TYPE
@@ -43,7 +38,7 @@ KINDS: tuple[FaultKind, ...] = (
               (TYPE,), effect=sets("empty"), keyed=True),
     FaultKind("fhir-not-authorized", Hook.FHIR, "TYPE searches drop every entry and add Epic's 59204 warning "
               "'Client not authorized for TYPE - CONTEXT' (the context the search asks for, else Outside Record)",
-              (TYPE,), effect=_not_authorized, keyed=True),
+              (TYPE,), effect=sets("not_authorized"), keyed=True),
     FaultKind("fhir-suppressed-context", Hook.FHIR, "TYPE searches keep their entries and add Epic's 59204 warning "
               "'Client not authorized for TYPE - CONTEXT. Search results of this type have not been included.' "
               "(e.g. Encounter=Outside Record)", (TYPE, Arg("CONTEXT", _context)),

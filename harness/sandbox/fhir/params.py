@@ -7,7 +7,7 @@ values OR). Values follow FHIR's search syntax: ``system|code``, ``|code``, ``co
 accent-insensitively (``:exact``, ``:contains``); dates take the ``eq ne gt lt ge le`` prefixes.
 
 Parameters a type does not know are reported back, not applied: Epic ignores them on most
-resources and refuses them on Patient and Observation (the FHIR service decides).
+resources and refuses them on Patient and Observation (``search.py`` decides).
 """
 
 from __future__ import annotations
