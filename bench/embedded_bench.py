@@ -3,10 +3,11 @@ and the cost of one request to an EmbeddedSandbox in the same process.
 
     python bench/embedded_bench.py [--repeat N] [-- PYTEST ARGS]
 
-Run A is `epic-harness run` (the sandbox embedded in the harness's process). Run B starts
-`epic-harness sandbox --port P` in a child process, then runs
-`epic-harness run --tenant tenants/sandbox.toml --base-url http://127.0.0.1:P`. Both are the same
-checks against the same sandbox; the ratio A/B says what embedding costs (goal: at most 1.3).
+Run A is `epic-harness run` (the embedded sandbox, which the run starts, serves from a child
+process and stops). Run B starts `epic-harness sandbox --port P` itself, then runs
+`epic-harness run --tenant T --base-url http://127.0.0.1:P`, T being `tenants/sandbox.toml` with
+its URLs at port P (as the embedded run does). Both are the same checks against the same sandbox;
+the ratio A/B says what embedding costs (goal: at most 1.3).
 Arguments after `--` go to pytest in both runs (e.g. `-- -m discovery` for a quick one). With
 ``--repeat N`` each run is made N times and the best is kept.
 
@@ -31,6 +32,7 @@ import httpx
 
 from common import ROOT, run_harness
 from harness.sandbox import EmbeddedSandbox
+from harness.sandbox.tenant_file import at_address
 
 SHIPPED_TENANT = ROOT / "tenants" / "sandbox.toml"
 
@@ -66,7 +68,8 @@ def separate(work: Path, pytest_args: list[str]) -> float:
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_until_up(base, process)
-        wall, _ = run_harness("--tenant", str(SHIPPED_TENANT), "--base-url", base,
+        tenant = at_address(base, Path(tempfile.mkdtemp(dir=work)), SHIPPED_TENANT)
+        wall, _ = run_harness("--tenant", str(tenant), "--base-url", base,
                               *(["--", *pytest_args] if pytest_args else []), cwd=work)
         return wall
     finally:

@@ -228,6 +228,12 @@ def run_one(args: argparse.Namespace) -> int:
                 raise ConfigError(None, "--mode record", f"the sandbox cannot listen on port {port}: {exc.strerror}") from None
             base_url = sandbox.base_url
             print(f"epic-harness: embedded sandbox at {base_url}", file=sys.stderr)
+            from tempfile import TemporaryDirectory
+
+            from harness.sandbox.tenant_file import at_address
+
+            # the sandbox's own file, with every URL under its base_url (web services too) at this address
+            tenant_file = at_address(base_url, Path(stack.enter_context(TemporaryDirectory())), tenant_file)
         tenant = load_tenant(tenant_file, base_url=base_url, allow_writes=args.allow_writes,
                              replay=args.mode == "replay")  # exit 2 on errors
         report_dir = Path(args.report_dir or Path("reports") / f"{datetime.now():%Y%m%d-%H%M%S}-{tenant.name}")

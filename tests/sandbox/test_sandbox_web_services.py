@@ -76,3 +76,34 @@ def test_web_services_over_http_under_the_interconnect_root() -> None:
         response = httpx.get(sandbox.base_url + PATHS["GetWaitTimes"],
                              headers={"authorization": f"Bearer {token['access_token']}"})
     assert response.status_code == 200 and response.json()["WaitTimes"]
+
+
+def test_the_sandbox_tenant_files_list_every_web_service_where_the_sandbox_serves_it() -> None:
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for path in (root / "harness" / "sandbox" / "tenant" / "sandbox.toml", root / "tenants" / "sandbox.toml"):
+        data = tomllib.loads(path.read_text("utf-8"))
+        services = data["test_data"]["web_services"]
+        assert {name: url.removeprefix(data["base_url"]) for name, url in services.items()} == PATHS, path
+
+
+def test_the_tenant_file_at_the_embedded_sandboxs_address(tmp_path) -> None:
+    import tomllib
+
+    from harness.config import load_tenant
+    from harness.sandbox.tenant_file import at_address, shipped
+
+    copy = at_address("http://127.0.0.1:41234", tmp_path)
+    assert copy.parent == tmp_path
+    data = tomllib.loads(copy.read_text("utf-8"))
+    assert data["base_url"] == "http://127.0.0.1:41234"
+    assert {name: url.removeprefix("http://127.0.0.1:41234") for name, url in
+            data["test_data"]["web_services"].items()} == PATHS
+    original = tomllib.loads(shipped().read_text("utf-8"))
+    assert {k: v for k, v in data["test_data"].items() if k != "web_services"} == \
+        {k: v for k, v in original["test_data"].items() if k != "web_services"}
+    tenant = load_tenant(copy)  # the key files are found from the copy's folder
+    assert tenant.base_url == "http://127.0.0.1:41234" and tenant.auth.kid == "sandbox-rs384-1"
+    assert at_address("http://127.0.0.1:8765", tmp_path) == shipped()  # its own address: the file itself
