@@ -9,7 +9,7 @@ process and stops). Run B starts `epic-harness sandbox --port P` itself, then ru
 its URLs at port P (as the embedded run does). Both are the same checks against the same sandbox;
 the ratio A/B says what embedding costs (goal: at most 1.3).
 Arguments after `--` go to pytest in both runs (e.g. `-- -m discovery` for a quick one). With
-``--repeat N`` each run is made N times and the best is kept.
+``--repeat N`` each run is made N times, the two kinds in turn, and the best of each is kept.
 
 The last figures are a GET and a POST to an EmbeddedSandbox from httpx in this process, in
 milliseconds per request (the embedding once cost about 40 ms per answer: its listening socket
@@ -21,6 +21,7 @@ Prints one line; timings vary with the machine's load. It asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from common import ROOT, run_harness
+from common import ROOT
 from harness.sandbox import EmbeddedSandbox
 from harness.sandbox.tenant_file import at_address
 
@@ -56,9 +57,21 @@ def _wait_until_up(base: str, process: subprocess.Popen) -> None:
     raise SystemExit("the sandbox did not start within 30 s")
 
 
+def run_harness(*args: str, cwd: Path) -> float:
+    """Wall seconds of one `epic-harness run` in a child process; any gate verdict will do (a
+    selection of checks leaves the gate incomplete), a crash or a usage error will not."""
+    report = cwd / f"report-{time.monotonic_ns()}"
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "harness", "run", "--report-dir", str(report), *args],
+                          capture_output=True, text=True, cwd=cwd, env={**os.environ, "CI": "true"})
+    elapsed = time.perf_counter() - started
+    if not (report / "summary.json").is_file():
+        raise SystemExit(f"harness run failed ({done.returncode}): {done.stderr[-2000:]}")
+    return elapsed
+
+
 def embedded(work: Path, pytest_args: list[str]) -> float:
-    wall, _ = run_harness(*(["--", *pytest_args] if pytest_args else []), cwd=work)
-    return wall
+    return run_harness(*(["--", *pytest_args] if pytest_args else []), cwd=work)
 
 
 def separate(work: Path, pytest_args: list[str]) -> float:
@@ -69,9 +82,8 @@ def separate(work: Path, pytest_args: list[str]) -> float:
         base = f"http://127.0.0.1:{port}"
         _wait_until_up(base, process)
         tenant = at_address(base, Path(tempfile.mkdtemp(dir=work)), SHIPPED_TENANT)
-        wall, _ = run_harness("--tenant", str(tenant), "--base-url", base,
-                              *(["--", *pytest_args] if pytest_args else []), cwd=work)
-        return wall
+        return run_harness("--tenant", str(tenant), "--base-url", base,
+                           *(["--", *pytest_args] if pytest_args else []), cwd=work)
     finally:
         process.terminate()
         process.wait(10)
@@ -101,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(own)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        a = min(embedded(work, pytest_args) for _ in range(max(1, options.repeat)))
-        b = min(separate(work, pytest_args) for _ in range(max(1, options.repeat)))
+        pairs = [(embedded(work, pytest_args), separate(work, pytest_args)) for _ in range(max(1, options.repeat))]
+        a, b = min(p[0] for p in pairs), min(p[1] for p in pairs)  # interleaved, so that load changes hit both
     get_ms, post_ms = per_request_ms()
     print(f"embedded run {a:.1f} s, separate sandbox {b:.1f} s, ratio {a / b:.2f}; "
           f"in-process request GET {get_ms:.2f} ms, POST {post_ms:.2f} ms")

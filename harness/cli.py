@@ -223,7 +223,7 @@ def run_one(args: argparse.Namespace) -> int:
             # A recording is made on the tenant file's own port, so that it replays with that file.
             port = urlsplit(load_tenant(tenant_file).base_url).port or 0 if args.mode == "record" else 0
             try:
-                sandbox = stack.enter_context(EmbeddedSandbox(settings, port=port, process=True))
+                sandbox = stack.enter_context(EmbeddedSandbox(settings, port=port, process=True, wait_ready=False))
             except OSError as exc:
                 raise ConfigError(None, "--mode record", f"the sandbox cannot listen on port {port}: {exc.strerror}") from None
             base_url = sandbox.base_url

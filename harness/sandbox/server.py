@@ -64,15 +64,17 @@ class EmbeddedSandbox:
     ``stop()`` is quick and may be called more than once. Use it as a context manager. In a
     thread, ``app`` may be replaced before ``start()`` (any ASGI application). A child process
     serves the sandbox built from ``settings`` and shares no interpreter with its parent, so a
-    busy parent (a whole harness run) never waits on it.
+    busy parent (a whole harness run) never waits on it; with ``wait_ready=False`` its start-up
+    overlaps the parent's (the listening socket queues connections meanwhile).
     """
 
     def __init__(self, settings: SandboxSettings | None = None, host: str = "127.0.0.1", port: int = 0, *,
-                 process: bool = False) -> None:
+                 process: bool = False, wait_ready: bool = True) -> None:
         self.settings = settings if settings is not None else default_settings()
         self.host = host
         self.port = port
         self.process = process
+        self.wait_ready = wait_ready
         self.app: Any = None if process else create_app(self.settings)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -128,21 +130,43 @@ class EmbeddedSandbox:
     def _start_child(self) -> None:
         from .child import settings_to_json
 
-        sock = self._sockets[0]
+        sock = self._sockets.pop(0)
         errors = tempfile.TemporaryFile()  # a file, not a pipe: nobody has to keep reading it
-        self._child = subprocess.Popen(
+        child = self._child = subprocess.Popen(
             [sys.executable, "-m", "harness.sandbox.child", str(sock.fileno())], pass_fds=(sock.fileno(),),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
-        assert self._child.stdin is not None and self._child.stdout is not None
-        self._child.stdin.write(settings_to_json(self.settings))
-        self._child.stdin.close()
-        ready = self._child.stdout.readline().strip()  # the app is built; the socket already listens
-        if ready != "ready":
-            self.stop()
-            errors.seek(0)
-            error = errors.read().decode("utf-8", "replace").strip()
-            raise RuntimeError(f"the sandbox did not start on {self.base_url}: {error[-500:]}")
+        # The child holds the listening socket now; when it ends, the port closes with it and a
+        # client is refused at once (instead of waiting on a socket nobody serves).
+        sock.close()
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(settings_to_json(self.settings))
+        child.stdin.close()
+        if self.wait_ready:
+            self._ready(child, errors)
+        else:  # connections wait in the socket's queue until the child serves them
+            threading.Thread(target=self._ready, args=(child, errors), name=f"epic-sandbox-{self.port}",
+                             daemon=True).start()
+
+    def _ready(self, child: subprocess.Popen[str], errors: Any) -> None:
+        """Wait for the child's ``ready``; if it ends before, say why (raise, or print when no one waits)."""
+        assert child.stdout is not None
+        try:
+            line = child.stdout.readline().strip()  # "ready": the app is built; the socket already listened
+        except (ValueError, OSError):  # stopped meanwhile
+            line = ""
+        if line == "ready":
+            errors.close()
+            return
+        child.wait()
+        errors.seek(0)
+        message = (f"the sandbox did not start on {self.base_url}: "
+                   f"{errors.read().decode('utf-8', 'replace').strip()[-500:]}")
         errors.close()
+        if self.wait_ready:
+            self.stop()
+            raise RuntimeError(message)
+        if self._child is child:
+            print(f"epic-harness: {message}", file=sys.stderr)
 
     def _run(self) -> None:
         assert self._server is not None

@@ -93,3 +93,13 @@ def test_a_child_process_serves_the_same_sandbox_with_its_settings(tmp_path) -> 
     assert time.monotonic() - started < 3.0 and not sandbox.running
     assert not _connects(sandbox.port)
     client.close()
+
+
+def test_a_child_started_without_waiting_serves_the_requests_queued_meanwhile() -> None:
+    sandbox = EmbeddedSandbox(default_settings(["metadata-500:R4"]), process=True, wait_ready=False).start()
+    try:
+        # sent at once, while the child may still be importing: the listening socket holds it
+        assert httpx.get(f"{sandbox.base_url}/api/FHIR/R4/metadata", timeout=30).status_code == 500
+    finally:
+        sandbox.stop()
+    assert not _connects(sandbox.port)
