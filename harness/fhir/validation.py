@@ -43,6 +43,14 @@ from typing import Any
 import jsonschema_rs
 
 from harness.errors import HarnessError
+from harness.fhir.structure import (
+    WARNINGS,
+    InvariantChecker,
+    Overlay,
+    StructureRules,
+    overlay,
+    strict_local_references,
+)
 
 __all__ = [
     "SCHEMA_DIR",
@@ -51,8 +59,10 @@ __all__ = [
     "SchemaInfo",
     "SchemaIntegrityError",
     "ValidationIssue",
+    "load_pinned",
     "load_schema",
     "normalize_version",
+    "structure_rules",
     "validator_for",
 ]
 
@@ -84,13 +94,29 @@ class ValidationIssue:
 
     ``path`` is FHIRPath-like, rooted at the resource type (``Patient.name[0].family``) or, for a
     resource nested in another, at where it sits (``Bundle.entry[2].resource.birthDate``); ``$``
-    when the document has no usable type. ``rule`` is the JSON-schema keyword that failed
-    (``type``, ``pattern``, ``enum``, ``const``, ``required``, ``additionalProperties``, ...).
+    when the document has no usable type. ``rule`` names what is broken:
+
+    - from the structure (R4 StructureDefinitions, enforced in the schema pass): ``type`` (wrong
+      JSON type, a complex element given as a string), ``required``, ``cardinality``, ``choice``
+      (two types for one choice element), ``binding`` (a code outside a required value set),
+      ``empty`` (``""``, ``{}``, ``[]``: ele-1), ``date`` (not a calendar date), ``reference`` (a
+      reference to a resource type the element does not allow);
+    - from the JSON schema: ``format`` (a primitive not in its FHIR format), ``unknown-element``,
+      ``schema`` (anything else the schema refuses);
+    - an invariant's key (``ext-1``, ``lst-3``, ``per-1``, ``dom-3``, ...);
+    - a profile's rule (``us-core-patient|6.1.0``), from :mod:`harness.fhir.profiles`.
+
+    ``value`` is the offending value as short JSON (``""`` when there is none, e.g. a missing
+    element), ``element`` the path with indices removed, rooted at the innermost resource type
+    (``Immunization.status``, for grouping), ``severity`` ``error`` or ``warning``.
     """
 
     path: str
     rule: str
     message: str
+    value: str = ""
+    element: str = ""
+    severity: str = "error"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message} [{self.rule}]"
@@ -197,6 +223,52 @@ def load_schema(version: str, schema_dir: Path | None = None) -> tuple[SchemaInf
         except (KeyError, TypeError, AttributeError) as exc:
             raise SchemaIntegrityError(f"{path}: overlay {name!r} does not apply ({exc!r})") from exc
     return info, schema
+
+
+def load_pinned(section: str, key: str, schema_dir: Path | None = None) -> tuple[dict[str, Any], Any]:
+    """(manifest entry, parsed JSON) of the shipped file ``MANIFEST.json[section][key]``, hash-verified.
+
+    ``section`` is ``rules`` (the R4 structure rules) or ``profiles`` (US Core). Raises
+    :class:`SchemaIntegrityError` naming the file when it is missing, unreadable, not the file the
+    manifest pins (sha256 of the uncompressed bytes), or not JSON.
+    """
+    base = Path(schema_dir) if schema_dir is not None else SCHEMA_DIR
+    manifest = _read_manifest(base)
+    entry = (manifest.get(section) or {}).get(key)
+    if not isinstance(entry, dict) or "file" not in entry or "sha256" not in entry:
+        raise SchemaIntegrityError(f"{base / 'MANIFEST.json'}: no {section} entry {key!r}")
+    path = base / str(entry["file"])
+    try:
+        raw = path.read_bytes()
+        if entry.get("compression", "none") == "gzip":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise SchemaIntegrityError(f"{path}: cannot read the shipped {key} {section} ({exc})") from exc
+    actual = hashlib.sha256(raw).hexdigest()
+    pinned = str(entry["sha256"]).lower()
+    if actual != pinned:
+        raise SchemaIntegrityError(
+            f"{path}: sha256 {actual[:16]}... differs from {pinned[:16]}... pinned in MANIFEST.json; "
+            f"the shipped {key} {section} file was altered or damaged, reinstall the harness"
+        )
+    try:
+        return entry, json.loads(raw)
+    except ValueError as exc:
+        raise SchemaIntegrityError(f"{path}: not JSON ({exc})") from exc
+
+
+@lru_cache(maxsize=4)
+def structure_rules(version: str = "R4", schema_dir: Path | None = None) -> StructureRules | None:
+    """The shipped StructureDefinition rules of ``version`` (R4 only), or None for STU3/DSTU2."""
+    version = normalize_version(version)
+    base = Path(schema_dir) if schema_dir is not None else SCHEMA_DIR
+    if version not in (_read_manifest(base).get("rules") or {}):
+        return None
+    _, data = load_pinned("rules", version, base)
+    try:
+        return StructureRules(data)
+    except (KeyError, TypeError) as exc:
+        raise SchemaIntegrityError(f"{base}: the {version} structure rules are incomplete ({exc!r})") from exc
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:
@@ -396,11 +468,27 @@ def _parameter_resources(parameters: object, path: str, depth: int = 0) -> Itera
         yield from _parameter_resources(parameter.get("part"), f"{path}[{i}].part", depth + 1)
 
 
-class FhirValidator:
-    """Validates FHIR resources of one version against the shipped schema.
+_INDEX = re.compile(r"\[\d+\]")
+_KEYWORD_RULES = {
+    "type": "type",
+    "enum": "binding",
+    "pattern": "format",
+    "required": "required",
+    "additionalProperties": "unknown-element",
+    "minLength": "empty",
+    "minItems": "empty",
+    "minProperties": "empty",
+}
+# At one path, these rules say all there is to say: other findings there are dropped.
+_DOMINANT = ("type", "empty")
 
-    Construction loads and verifies the schema (raises :class:`SchemaIntegrityError`); each
-    resource type is compiled on first use. Thread-safe. Prefer :func:`validator_for`, which
+
+class FhirValidator:
+    """Validates FHIR resources of one version: the shipped JSON schema and, for R4, the rules
+    derived from HL7's StructureDefinitions (:mod:`harness.fhir.structure`).
+
+    Construction loads and verifies the schema and the rules (raises :class:`SchemaIntegrityError`);
+    each resource type is compiled on first use. Thread-safe. Prefer :func:`validator_for`, which
     keeps one instance per version.
     """
 
@@ -410,23 +498,50 @@ class FhirValidator:
         definitions = dict(schema["definitions"])
         self.resource_types: frozenset[str] = _resource_types(definitions)
         self._pattern_names = _pattern_names(definitions)
+        self.rules: StructureRules | None = structure_rules(self.version, schema_dir)
+        self._overlay: Overlay | None = None
+        self._invariants: InvariantChecker | None = None
         # Resources inside resources are validated on their own, against their own type.
         definitions["ResourceList"] = {"type": "object"}
+        self._strict: dict[str, Any] | None = None
+        if self.rules is not None:
+            self._overlay = overlay(definitions, self.rules)
+            definitions = self._overlay.definitions
+            self._invariants = InvariantChecker(self.rules)
+            # a resource with no contained resources may hold no local reference: ref-1 in the schema
+            self._strict = strict_local_references(self._overlay, self.rules)
         self._definitions = definitions
         self._validator_class: type[jsonschema_rs.Validator] = (
             jsonschema_rs.Draft4Validator if self.info.draft == 4 else jsonschema_rs.Draft6Validator
         )
         self._compiled: dict[str, jsonschema_rs.Validator] = {}
+        self._compiled_strict: dict[str, jsonschema_rs.Validator] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"FhirValidator({self.version!r}, kind={self.info.kind!r}, compiled={len(self._compiled)})"
 
-    def validate(self, resource: object) -> list[ValidationIssue]:
-        """Every problem found in ``resource`` (a parsed JSON document); ``[]`` means valid."""
+    @property
+    def checks(self) -> str:
+        """What this validator checks, in words (for reports)."""
+        if self.rules is not None:
+            return (f"HL7's FHIR {self.version} JSON schema and the StructureDefinition rules (cardinality, "
+                    "types, choices, required bindings, invariants, reference targets)")
+        if self.info.official:
+            return f"HL7's FHIR {self.version} JSON schema (structure, primitive formats, code enums)"
+        return f"a minimal structural check of FHIR {self.version} (no official JSON schema exists)"
+
+    def validate(self, resource: object, *, warnings: bool = False) -> list[ValidationIssue]:
+        """Every problem found in ``resource`` (a parsed JSON document); ``[]`` means valid.
+
+        Errors only, unless ``warnings`` (invariants of severity warning in the specification,
+        such as con-3) is set.
+        """
         issues: list[ValidationIssue] = []
-        self._validate(resource, None, issues, 0)
-        return issues
+        self._validate(resource, None, issues, 0, None)
+        if not warnings:
+            issues = [i for i in issues if i.severity == "error"]
+        return _merge(issues) if len(issues) > 1 else issues
 
     def is_valid(self, resource: object) -> bool:
         return not self.validate(resource)
@@ -434,24 +549,29 @@ class FhirValidator:
     def compiled_types(self) -> frozenset[str]:
         """The resource types compiled so far (they are compiled on first use)."""
         with self._lock:
-            return frozenset(self._compiled)
+            return frozenset(self._compiled) | frozenset(self._compiled_strict)
 
-    def _schema_validator(self, resource_type: str) -> jsonschema_rs.Validator:
-        compiled = self._compiled.get(resource_type)
+    def _schema_validator(self, resource_type: str, strict: bool = False) -> jsonschema_rs.Validator:
+        """The compiled schema of ``resource_type``; ``strict`` for a resource that contains none."""
+        cache = self._compiled_strict if strict and self._strict is not None else self._compiled
+        compiled = cache.get(resource_type)
         if compiled is not None:
             return compiled
         with self._lock:
-            compiled = self._compiled.get(resource_type)
+            compiled = cache.get(resource_type)
             if compiled is None:
-                root = {"$ref": f"#/definitions/{resource_type}", "definitions": self._definitions}
+                definitions = self._strict if cache is self._compiled_strict else self._definitions
+                root = {"$ref": f"#/definitions/{resource_type}", "definitions": definitions}
                 compiled = self._validator_class(root, offline=True)
-                self._compiled[resource_type] = compiled
+                cache[resource_type] = compiled
             return compiled
 
-    def _validate(self, resource: object, where: str | None, issues: list[ValidationIssue], depth: int) -> None:
+    def _validate(self, resource: object, where: str | None, issues: list[ValidationIssue], depth: int,
+                  container_ids: frozenset[str] | None) -> None:
         here = where or "$"
         if not isinstance(resource, dict):
-            issues.append(ValidationIssue(here, "type", f"a FHIR resource is a JSON object, got {_got(resource)}"))
+            issues.append(ValidationIssue(here, "type", f"a FHIR resource is a JSON object, got {_got(resource)}",
+                                          _show(resource)))
             return
         if "resourceType" not in resource:
             issues.append(ValidationIssue(here, "required", "resourceType is missing"))
@@ -463,6 +583,7 @@ class FhirValidator:
                     f"{where}.resourceType" if where else "$.resourceType",
                     "type",
                     f"resourceType must be a string, got {_got(resource_type)}",
+                    _show(resource_type),
                 )
             )
             return
@@ -472,32 +593,98 @@ class FhirValidator:
                     f"{where}.resourceType" if where else "$.resourceType",
                     "enum",
                     f"unknown resourceType {_show(resource_type)} for FHIR {self.version}",
+                    _show(resource_type),
                 )
             )
             return
         root = where or resource_type
-        validator = self._schema_validator(resource_type)
+        strict = container_ids is None and not resource.get("contained")
+        validator = self._schema_validator(resource_type, strict)
         if not validator.is_valid(resource):
             for error in validator.iter_errors(resource):
-                issues.extend(self._issues(error, root))
+                issues.extend(self._issues(error, root, resource_type))
+        if self._invariants is not None:
+            for relative, rule, message, value in self._invariants.check(resource, resource_type, container_ids):
+                issues.append(ValidationIssue(
+                    f"{root}{relative}", rule, message, "" if value is None else _show(value),
+                    _element(resource_type, relative), "warning" if rule in WARNINGS else "error"))
         if depth >= _MAX_NESTING:
             return
+        contained_ids: frozenset[str] | None = None
         for relative, nested in _nested_resources(resource, resource_type):
-            self._validate(nested, f"{root}{relative}", issues, depth + 1)
+            inner_ids = None
+            if relative.startswith(".contained["):
+                if contained_ids is None:
+                    contained_ids = frozenset(str(c.get("id")) for c in resource.get("contained", [])
+                                              if isinstance(c, dict) and "id" in c)
+                inner_ids = container_ids if container_ids is not None else contained_ids
+            self._validate(nested, f"{root}{relative}", issues, depth + 1, inner_ids)
 
-    def _issues(self, error: jsonschema_rs.ValidationError, root: str) -> list[ValidationIssue]:
+    def _issues(self, error: jsonschema_rs.ValidationError, root: str, resource_type: str) -> list[ValidationIssue]:
         kind: Any = error.kind
-        rule = str(kind.name)
-        path = _join(root, error.instance_path)
-        if rule == "additionalProperties":
+        keyword = str(kind.name)
+        parts = list(error.instance_path)
+        path = _join(root, parts)
+        relative = path[len(root):]
+        info = self._overlay.rule_for(tuple(error.schema_path)) if self._overlay is not None else None
+        if info is not None:
+            return [self._overlay_issue(error, info, path, relative, resource_type)]
+        rule = _KEYWORD_RULES.get(keyword, "schema")
+        if keyword == "additionalProperties":
             return [
-                ValidationIssue(_join(path, [str(name)]), rule, f"unknown property {_show(name, 60)}")
+                ValidationIssue(_join(path, [str(name)]), rule, f"unknown property {_show(name, 60)}", "",
+                                _element(resource_type, _join(relative, [str(name)])))
                 for name in kind.unexpected
             ]
-        if rule == "required":
+        if keyword == "required":
             name = str(kind.property)
-            return [ValidationIssue(_join(path, [name]), rule, f"required property {_show(name, 60)} is missing")]
-        return [ValidationIssue(path, rule, self._phrase(error, rule))]
+            return [ValidationIssue(_join(path, [name]), rule, f"required property {_show(name, 60)} is missing", "",
+                                    _element(resource_type, _join(relative, [name])))]
+        return [ValidationIssue(path, rule, self._phrase(error, keyword), _show(error.instance),
+                                _element(resource_type, relative))]
+
+    def _overlay_issue(self, error: jsonschema_rs.ValidationError, info: Any, path: str, relative: str,
+                       resource_type: str) -> ValidationIssue:
+        instance = error.instance
+        rule = info.rule
+        value = _show(instance)
+        if rule == "required":
+            leaf = info.element.rsplit(".", 1)[-1]
+            return ValidationIssue(f"{path}.{leaf}", rule, f"required element {leaf} is missing (min 1)", "",
+                                   _element(resource_type, f"{relative}.{leaf}"))
+        if rule == "choice":
+            leaf = info.element.rsplit(".", 1)[-1]
+            base = leaf[:-3]
+            present = [k for k in instance if isinstance(k, str) and k.startswith(base) and k[len(base):][:1].isupper()]
+            if len(present) < 2:  # Extension's key count: url missing, or another key too many
+                return ValidationIssue(path, "schema", "an extension with a value has only url, id and the value",
+                                       _show(instance), _element(resource_type, relative))
+            return ValidationIssue(f"{path}.{leaf}", rule, f"{leaf} is given as {len(present)} types: {', '.join(present)}",
+                                   _show({k: instance[k] for k in present}), _element(resource_type, f"{relative}.{leaf}"))
+        if rule == "type":
+            message = f"expected {info.text}, got {_got(instance)}"
+        elif rule == "empty":
+            what = "an empty array" if isinstance(instance, list) else info.text
+            message = f"{what} is not allowed (ele-1: every element has a value or children)"
+        elif rule == "cardinality":
+            message = f"{info.element.rsplit('.', 1)[-1]} must have {info.text}, got {len(instance) if isinstance(instance, list) else 1}"
+        elif rule == "binding":
+            if isinstance(instance, dict) and "coding" not in instance:
+                message = f"no coding: {info.text} is required"
+            elif isinstance(instance, list):  # CodeableConcept.coding: name the codes, report the concept
+                codes = [f"{c.get('system', '')}#{c.get('code', '')}" for c in instance if isinstance(c, dict)]
+                value = _show(codes)
+                path, relative = path[: -len(".coding")], relative[: -len(".coding")]
+                message = f"{', '.join(codes) or 'no code'}: not {info.text}"
+            else:
+                message = f"{value} is not {info.text}"
+        elif rule == "date":
+            message = f"{value} is {info.text}"
+        elif rule == "format":
+            message = f"{value} is not {info.text}"
+        else:  # an invariant
+            message = info.text
+        return ValidationIssue(path, rule, _shorten(message), value, _element(resource_type, relative))
 
     def _phrase(self, error: jsonschema_rs.ValidationError, rule: str) -> str:
         kind: Any = error.kind
@@ -514,6 +701,33 @@ class FhirValidator:
                 return f"{_show(instance)} is not a valid FHIR {primitive}"
             return f"{_show(instance)} does not match the pattern {_show(kind.pattern, 60)}"
         return _shorten(error.message)
+
+
+def _element(resource_type: str, relative: str) -> str:
+    """``Immunization.status`` from ``.status`` (or ``.entry[2].resource.status``...): no indices."""
+    return resource_type + _INDEX.sub("", relative)
+
+
+def _merge(issues: list[ValidationIssue]) -> list[ValidationIssue]:
+    """One issue per (path, rule); where ``type`` or ``empty`` is said of a path, nothing else is."""
+    dominant: dict[str, str] = {}
+    for issue in issues:
+        if issue.rule in _DOMINANT and issue.path not in dominant:
+            dominant[issue.path] = issue.rule
+    seen: set[tuple[str, str]] = set()
+    merged: list[ValidationIssue] = []
+    for issue in issues:
+        key = (issue.path, issue.rule)
+        if key in seen:
+            continue
+        top = dominant.get(issue.path)
+        if top is not None and issue.rule != top and issue.rule not in _DOMINANT:
+            continue
+        if top == "type" and issue.rule == "empty":
+            continue
+        seen.add(key)
+        merged.append(issue)
+    return merged
 
 
 @lru_cache(maxsize=None)
