@@ -19,6 +19,8 @@ validation stays one fast pass over each resource:
      from the value set: ``Condition.clinicalStatus``);
    - ``empty``: no ``""``, ``{}``, ``[]``, ``[{}]`` and no element holding only an ``id`` (ele-1);
    - ``date``: calendar dates only (``2025-02-30`` and ``2023-02-29`` are refused);
+   - and it mends one gap of HL7's R4 schema: the ``_x`` of the 70 ``canonical`` elements (their
+     extensions) is accepted;
    - invariants that are a matter of presence: ext-1, cpt-2, qty-3, att-1, pat-1, app-1/2/3/4,
      obs-3, obs-6, con-1/2, lst-1, bdl-5, bdl-8, imm-1, org-1, ppc-1, prr-1, cpl-3, mad-1, fhs-1/2,
      grp-1, apr-1, cmp-1/2, cpb-1/2, qrs-1, tim-1/2/6/7/8/10, ipn-1, exp-1.
@@ -141,7 +143,10 @@ def overlay(definitions: Mapping[str, Any], rules: StructureRules) -> Overlay:
             definition["type"] = "object"
             result.register((name, "type"), RuleInfo("type", f"a JSON object ({key})"))
         if "properties" in definition:
-            if "." in key or key not in rules.resource_types:
+            if key == "Element":  # the _x of a primitive: {"id": ...} beside its value is fine
+                definition["minProperties"] = 1
+                result.register((name, "minProperties"), RuleInfo("empty", "an empty object"))
+            elif "." in key or key not in rules.resource_types:
                 # ele-1: {} and {"id": ...} alike have no value and no children (one cheap keyword:
                 # the property names stop at the first that is not "id")
                 result.add_all_of(name, {"not": {"propertyNames": {"const": "id"}}},
@@ -162,6 +167,9 @@ def _primitive_overlays(result: Overlay) -> None:
     for name, definition in defs.items():
         if not name[:1].islower() or not isinstance(definition, dict):
             continue
+        if name == "xhtml" and "type" not in definition:  # the schema says nothing of Narrative.div
+            definition["type"] = "string"
+            result.register((name, "type"), RuleInfo("type", "a string of XHTML"))
         if definition.get("type") == "string":
             definition["minLength"] = 1
             result.register((name, "minLength"), RuleInfo("empty", "an empty string"))
@@ -208,6 +216,12 @@ def _element_overlay(result: Overlay, rules: StructureRules, key: str, name: str
                             RuleInfo("choice", f"one type only for {leaf}", element))
     for json_name, type_code in variants:
         prop = props[json_name]
+        if _is_primitive(type_code) and "$ref" not in prop.get("items", prop):
+            _inline_primitive(result, name, json_name, prop, type_code)
+        if type_code == "canonical" and f"_{json_name}" not in props:
+            # HL7's R4 JSON schema has no _x for canonical elements: their extensions are valid FHIR
+            element_ref = {"$ref": "#/definitions/Element"}
+            props[f"_{json_name}"] = {"type": "array", "items": element_ref} if prop.get("type") == "array" else element_ref
         repeating = prop.get("type") == "array"
         if repeating:
             prop["minItems"] = max(1, minimum)
@@ -228,6 +242,26 @@ def _element_overlay(result: Overlay, rules: StructureRules, key: str, name: str
             _target_overlay(result, rules, name, json_name, prop, repeating, tuple(entry["targets"]), element)
 
 
+def _inline_primitive(result: Overlay, name: str, json_name: str, prop: dict[str, Any], type_code: str) -> None:
+    """The primitive overlays, for a primitive the schema writes inline (choice variants)."""
+    repeating = prop.get("type") == "array" and isinstance(prop.get("items"), dict)
+    holder = prop["items"] if repeating else prop
+    where: tuple[str | int, ...] = (name, "properties", json_name, *(("items",) if repeating else ()))
+    if holder.get("type") == "string" and "minLength" not in holder:
+        holder["minLength"] = 1
+        result.register((*where, "minLength"), RuleInfo("empty", "an empty string"))
+    if type_code in _PRIMITIVE_NUMBERS:
+        holder["type"] = "integer"
+        result.register((*where, "type"), RuleInfo("type", f"a whole number (FHIR {type_code})"))
+        minimum = _PRIMITIVE_NUMBERS[type_code]
+        if minimum is not None:
+            holder["minimum"] = minimum
+            result.register((*where, "minimum"), RuleInfo("format", f"a FHIR {type_code} ({'> 0' if minimum else '>= 0'})"))
+    if type_code in _DATE_TYPES and "not" not in holder:
+        holder["not"] = {"type": "string", "pattern": IMPOSSIBLE_DATE}
+        result.register((*where, "not"), RuleInfo("date", "not a calendar date"))
+
+
 def _binding_overlay(result: Overlay, rules: StructureRules, name: str, json_name: str, prop: dict[str, Any],
                      repeating: bool, type_code: str, binding: str, element: str) -> None:
     pairs = rules.valuesets[binding]
@@ -235,8 +269,11 @@ def _binding_overlay(result: Overlay, rules: StructureRules, name: str, json_nam
     holder = prop["items"] if repeating else prop
     vs_name = binding.rsplit("/", 1)[-1]
     if type_code == "code":
-        if "enum" in holder:
-            return  # the schema already lists the codes
+        if "enum" in holder:  # the schema already lists the codes, but says nothing of the type
+            if "type" not in holder:
+                holder["type"] = "string"
+                result.register((*where, "type"), RuleInfo("type", "a code (a JSON string)", element))
+            return
         wrapped = _wrap(holder)
         wrapped["enum"] = sorted({code for _, code in pairs})
         result.register((*where, "enum"), RuleInfo("binding", f"a code of the required value set {vs_name}", element))
@@ -360,7 +397,11 @@ def _invariant_overlays(result: Overlay, rules: StructureRules) -> None:
     add("con-2", "Condition_Evidence", _presence("code", "detail"))
     depend("lst-1", "List", "emptyReason", {"not": {"required": ["entry"]}})
     add("bdl-5", "Bundle_Entry", _presence("resource", "request", "response"))
-    add("bdl-8", "Bundle_Entry", {"properties": {"fullUrl": {"not": {"type": "string", "pattern": "/_history/"}}}})
+    if "Bundle_Entry" in defs:
+        result.add_all_of("Bundle_Entry", {"properties": {"fullUrl": {"not": {"type": "string", "pattern": "/_history/"}}}},
+                          RuleInfo("bdl-8", rules.human("bdl-8")))
+        index = len(defs["Bundle_Entry"]["allOf"]) - 1
+        result.register(("Bundle_Entry", "allOf", index, "properties", "fullUrl", "not"), RuleInfo("bdl-8", rules.human("bdl-8")))
     add("imm-1", "Immunization_Education", _presence("documentType", "reference"))
     add("org-1", "Organization", _presence("identifier", "name"))
     add("ipn-1", "InsurancePlan", _presence("identifier", "name"))
