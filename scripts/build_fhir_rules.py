@@ -438,15 +438,33 @@ def _fixed(element: Mapping[str, Any]) -> tuple[str, str, Any] | None:
     return None
 
 
-def _profile_elements(sd: Mapping[str, Any], base: Mapping[str, Any]) -> list[dict[str, Any]]:
-    base_elements = {e["path"]: e for e in base["snapshot"]["element"]}
+def _base_element(path: str, base: Mapping[str, Any], datatypes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The element ``path`` has in the base definitions: in the resource, or in the data type an
+    ancestor element is of (``Patient.identifier.system`` is ``Identifier.system``)."""
+    elements = {e["path"]: e for e in base["snapshot"]["element"]}
+    if path in elements:
+        return dict(elements[path])
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        parent = elements.get(".".join(parts[:cut]))
+        if parent is None:
+            continue
+        codes = type_codes(parent)
+        if len(codes) != 1 or codes[0] not in datatypes:
+            return {}
+        return _base_element(".".join([codes[0], *parts[cut:]]), datatypes[codes[0]], datatypes)
+    return {}
+
+
+def _profile_elements(sd: Mapping[str, Any], base: Mapping[str, Any],
+                      datatypes: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for element in sd["snapshot"]["element"]:
         eid = element["id"]
         if eid == sd["type"]:
             continue
         path = element["path"]
-        original = base_elements.get(path, {})
+        original = _base_element(path, base, datatypes)
         item: dict[str, Any] = {"id": eid, "path": path}
         if element.get("sliceName"):
             item["slice"] = element["sliceName"]
@@ -464,7 +482,7 @@ def _profile_elements(sd: Mapping[str, Any], base: Mapping[str, Any]) -> list[di
             binding != (original.get("binding") or {})
         ):
             item["binding"] = {"strength": binding["strength"], "valueSet": str(binding["valueSet"]).split("|", 1)[0]}
-        if element.get("slicing"):
+        if element.get("slicing") and not (path.endswith(".extension") and not element.get("mustSupport")):
             item["slicing"] = {"discriminator": element["slicing"].get("discriminator", []),
                                "rules": element["slicing"].get("rules", "open")}
         profiles = [p for t in element.get("type", []) for p in t.get("profile", [])]
@@ -477,11 +495,15 @@ def _profile_elements(sd: Mapping[str, Any], base: Mapping[str, Any]) -> list[di
         if element.get("sliceName") or len(types) != len(type_codes(original)):
             item["types"] = types
         if len(item) > 2:
+            # the effective cardinality, also where it is the base's: it decides which profile applies
+            item.setdefault("min", int(element.get("min", 0)))
+            item.setdefault("max", str(element.get("max", "*")))
             out.append(item)
     return out
 
 
-def us_core(package: Package, base_terminology: Terminology, base_sds: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def us_core(package: Package, base_terminology: Terminology, base_sds: Mapping[str, Mapping[str, Any]],
+            datatypes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     terminology = Terminology()
     for url, vs in base_terminology.value_sets.items():
         terminology.value_sets[url] = vs
@@ -514,7 +536,7 @@ def us_core(package: Package, base_terminology: Terminology, base_sds: Mapping[s
         base = base_sds.get(sd["type"])
         if base is None:
             continue
-        elements = _profile_elements(sd, base)
+        elements = _profile_elements(sd, base, datatypes)
         for element in elements:
             binding = element.get("binding")
             if binding:
@@ -587,9 +609,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(structure['invariants'])} invariants, {size:,} bytes, sha256 {sha[:16]}")
     base_sds = {r["type"]: r for r in bundle_resources(definitions.json(sd_files[0]))
                 if r.get("resourceType") == "StructureDefinition" and r.get("kind") == "resource"}
+    datatypes = {r["type"]: r for r in bundle_resources(definitions.json(sd_files[1]))
+                 if r.get("resourceType") == "StructureDefinition" and r.get("derivation") != "constraint"}
     for path in args.us_core:
         package = Package(path)
-        data = us_core(package, terminology, base_sds)
+        data = us_core(package, terminology, base_sds, datatypes)
         relative = f"us-core/us-core-{package.version}.json.gz"
         sha, size = write(data, relative)
         manifest.setdefault("profiles", {})[f"us-core-{package.version}"] = {
