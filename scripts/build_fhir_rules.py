@@ -474,6 +474,11 @@ def _profile_elements(sd: Mapping[str, Any], base: Mapping[str, Any],
             item["max"] = str(element.get("max", "*"))
         if element.get("mustSupport"):
             item["must_support"] = True
+        if any(str(x.get("url", "")).endswith("/uscdi-requirement") and x.get("valueBoolean")
+               for x in element.get("extension", [])):
+            # US Core 6+: an "additional USCDI requirement" (race, ethnicity...) the server must
+            # be able to send, flagged beside Must Support
+            item["uscdi"] = True
         fixed = _fixed(element)
         if fixed:
             item[fixed[0]] = {"type": fixed[1], "value": fixed[2]}

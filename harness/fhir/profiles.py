@@ -53,6 +53,9 @@ __all__ = [
 ]
 
 _VALUE_LIMIT = 80
+#: The elements that say what a resource is, and so which profile it is meant to meet; the
+#: others (components, extensions) are what it must then contain.
+_IDENTITY = ("category", "code", "type", "class")
 _INDEX = re.compile(r"\[\d+\]")
 
 
@@ -158,7 +161,8 @@ class ProfileElement:
 
     @property
     def must_support(self) -> bool:
-        return bool(self.data.get("must_support"))
+        """Must Support, or (US Core 6+) an additional USCDI requirement such as race."""
+        return bool(self.data.get("must_support") or self.data.get("uscdi"))
 
     @property
     def label(self) -> str:
@@ -249,7 +253,7 @@ class Profile:
 
     def _markers(self) -> list[ProfileElement]:
         """Elements that say what a resource of this profile is (all must hold): required slices
-        of top-level elements with something to match on, required fixed or pattern values, a
+        of its category, code, type or class with something to match on, required fixed or pattern values, a
         required code (required or extensible binding) or category (required binding) bound to a
         value set that expands here (smoking status codes, vital-sign codes); and the required slices
         of ``code.coding`` (one of them must hold: pulse oximetry's two LOINC codes)."""
@@ -259,7 +263,7 @@ class Profile:
                 continue
             step = e.steps[0]
             binding = e.data.get("binding") or {}
-            if step.slice is not None and step.name not in ("extension", "modifierExtension"):
+            if step.slice is not None and step.name in _IDENTITY:
                 out.append(e)
             elif step.slice is None and ("fixed" in e.data or "pattern" in e.data):
                 out.append(e)
