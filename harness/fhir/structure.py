@@ -29,11 +29,13 @@ validation stays one fast pass over each resource:
    under the rule it enforces (:meth:`Overlay.rule_for`).
 
 2. **In Python**, once per resource (:class:`InvariantChecker`): invariants that compare values or
-   look across the resource (per-1 on every Period, ref-1, dom-2/3/4/5, bdl-1/2/3/4/7/9/10/11/12,
-   obs-7, con-3 (a warning in R4), con-4, con-5, ait-1/2, lst-2, lst-3), and references to a resource
-   type the element does not allow (``reference``, from ``Reference.targetProfile``). References and
-   Periods are reached through per-type tables precomputed at load, never by a blind walk;
-   extensions are not searched for them.
+   look across the resource (ref-1 and dom-2/3/4/5 around contained resources, bdl-1/2/3/4/7/9/10/
+   11/12, obs-7, con-3 (a warning in R4), con-4, con-5, ait-1/2, lst-2, lst-3), and references to a
+   resource type the element does not allow (``reference``, from ``Reference.targetProfile``),
+   reached through per-type tables of the resource's and its backbone elements' references,
+   precomputed at load. per-1 runs in Python too, but is called by the schema pass at each Period
+   (a custom keyword, :class:`PeriodOrder`), so no walk of our own is needed; ref-1 for a resource
+   without contained resources is a schema rule (no ``#id`` reference at all).
 
 Not checked: invariants that need a terminology server or a FHIRPath engine over the whole
 resource (txt-1/2 narrative XHTML, que-*, sdf-*, eld-* and the like), bindings to value sets that
@@ -49,9 +51,20 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["InvariantChecker", "Overlay", "RuleInfo", "StructureRules", "overlay", "strict_local_references"]
+__all__ = [
+    "PERIOD_KEYWORD",
+    "InvariantChecker",
+    "Overlay",
+    "PeriodOrder",
+    "RuleInfo",
+    "StructureRules",
+    "overlay",
+    "strict_local_references",
+]
 
 _PRIMITIVE_NUMBERS = {"integer": None, "positiveInt": 1, "unsignedInt": 0}
+#: The schema keyword that checks per-1 on every Period (see :class:`PeriodOrder`).
+PERIOD_KEYWORD = "fhirPeriodOrder"
 _DATE_TYPES = ("date", "dateTime", "instant")
 # A date that matches FHIR's format but is not in the calendar: 30/31 February, 31 April, June,
 # September, November, 29 February of a year that is not a leap year.
@@ -238,8 +251,6 @@ def _element_overlay(result: Overlay, rules: StructureRules, key: str, name: str
         binding = entry.get("binding")
         if binding and binding in rules.valuesets:
             _binding_overlay(result, rules, name, json_name, prop, repeating, type_code, binding, element)
-        if type_code == "Reference" and entry.get("targets"):
-            _target_overlay(result, rules, name, json_name, prop, repeating, tuple(entry["targets"]), element)
 
 
 def _inline_primitive(result: Overlay, name: str, json_name: str, prop: dict[str, Any], type_code: str) -> None:
@@ -274,9 +285,10 @@ def _binding_overlay(result: Overlay, rules: StructureRules, name: str, json_nam
                 holder["type"] = "string"
                 result.register((*where, "type"), RuleInfo("type", "a code (a JSON string)", element))
             return
-        wrapped = _wrap(holder)
-        wrapped["enum"] = sorted({code for _, code in pairs})
+        # the codes say all a code's pattern would: no $ref needed
+        wrapped = {"type": "string", "enum": sorted({code for _, code in pairs})}
         result.register((*where, "enum"), RuleInfo("binding", f"a code of the required value set {vs_name}", element))
+        result.register((*where, "type"), RuleInfo("type", "a code (a JSON string)", element))
     elif type_code == "CodeableConcept":
         by_system: dict[str, list[str]] = {}
         for system, code in pairs:
@@ -299,44 +311,15 @@ def _binding_overlay(result: Overlay, rules: StructureRules, name: str, json_nam
         prop.update(wrapped)
 
 
-def _reference_pattern(types: Iterator[str] | list[str]) -> str:
-    """A RESTful reference (relative or absolute, maybe versioned) to one of ``types``."""
-    names = "|".join(sorted(types))
-    return rf"(?:^|/)(?:{names})/[A-Za-z0-9\-.]{{1,64}}(?:/_history/[A-Za-z0-9\-.]{{1,64}})?$"
-
-
-def _target_overlay(result: Overlay, rules: StructureRules, name: str, json_name: str, prop: dict[str, Any],
-                    repeating: bool, targets: tuple[str, ...], element: str) -> None:
-    """Reference.targetProfile: no reference to, and no Reference.type of, another resource type."""
-    wrong = sorted(rules.resource_types - set(targets))
-    if not wrong:
-        return
-    where: tuple[str | int, ...] = (name, "properties", json_name, *(("items",) if repeating else ()))
-    holder = prop["items"] if repeating else prop
-    wrapped = _wrap(holder)
-    wrapped["properties"] = {
-        "reference": {"not": {"type": "string", "pattern": _reference_pattern(wrong)}},
-        "type": {"not": {"enum": wrong}},
-    }
-    allowed = targets[0] if len(targets) == 1 else f"{', '.join(targets[:-1])} or {targets[-1]}"
-    info = RuleInfo("reference", f"only {allowed} may be referenced", element)
-    result.register((*where, "properties", "reference", "not"), info)
-    result.register((*where, "properties", "type", "not"), info)
-    if repeating:
-        prop["items"] = wrapped
-    else:
-        prop.clear()
-        prop.update(wrapped)
-
-
 def strict_local_references(result: Overlay, rules: StructureRules) -> dict[str, Any]:
     """The definitions for a resource without contained resources: no ``#id`` reference (ref-1)."""
     definitions = dict(result.definitions)
-    reference = copy.deepcopy(definitions["Reference"])
-    reference.setdefault("allOf", []).append({"properties": {"reference": {"not": {"type": "string", "pattern": "^#."}}}})
-    definitions["Reference"] = reference
-    index = len(reference["allOf"]) - 1
-    result.register(("Reference", "allOf", index, "properties", "reference", "not"), RuleInfo("ref-1", rules.human("ref-1")))
+    for name in ("Reference",):
+        reference = copy.deepcopy(definitions[name])
+        reference.setdefault("allOf", []).append({"properties": {"reference": {"not": {"type": "string", "pattern": "^#."}}}})
+        definitions[name] = reference
+        index = len(reference["allOf"]) - 1
+        result.register((name, "allOf", index, "properties", "reference", "not"), RuleInfo("ref-1", rules.human("ref-1")))
     return definitions
 
 
@@ -368,6 +351,10 @@ def _invariant_overlays(result: Overlay, rules: StructureRules) -> None:
         deps[when] = node
         result.register((definition, "dependencies", when, next(iter(node))), RuleInfo(key, rules.human(key)))
 
+    # per-1, in Python but called by the schema pass at each Period only (no walk of our own)
+    if "Period" in defs:
+        defs["Period"][PERIOD_KEYWORD] = True
+        result.register(("Period", PERIOD_KEYWORD), RuleInfo("per-1", rules.human("per-1")))
     # "has a value": some property is named value... (one regular expression over a few keys)
     has_value = {"not": {"propertyNames": {"not": {"pattern": "^value[A-Z]"}}}}
     add("ext-1", "Extension", {"oneOf": [{"required": ["extension"]}, has_value]})
@@ -605,6 +592,18 @@ _RESOURCE_INVARIANTS: dict[str, Callable[[Mapping[str, Any], Callable[[str], str
 WARNINGS = frozenset({"con-3"})
 
 
+class PeriodOrder:
+    """The ``fhirPeriodOrder`` keyword for jsonschema-rs: per-1 on the Period it is called for."""
+
+    def __init__(self, parent_schema: Mapping[str, Any], value: Any, schema_path: list[str | int]) -> None:
+        self.enabled = bool(value)
+
+    def validate(self, instance: Any) -> None:
+        if self.enabled and isinstance(instance, dict) and "end" in instance and "start" in instance \
+                and period_out_of_order(instance["start"], instance["end"]):
+            raise ValueError("per-1: the period ends before it starts")
+
+
 class InvariantChecker:
     """The Python side of the R4 rules, built once from :class:`StructureRules`.
 
@@ -618,31 +617,33 @@ class InvariantChecker:
         self._plans = self._build_plans()
         # the keys of each plan, for a set intersection with a node's keys (done in C)
         self._keys: dict[int, frozenset[str]] = {id(plan): frozenset(plan) for plan in self._plans.values()}
+        self._reference_types: dict[str, str | None] = {}
 
-    def _build_plans(self) -> dict[str, dict[str, str]]:
-        """Per type: JSON name -> child type, for the elements that lead to a Period. Extension,
-        Reference, Resource, Narrative and Meta are never entered."""
+    def _build_plans(self) -> dict[str, dict[str, tuple[str, tuple[str, ...] | None]]]:
+        """Per resource type and backbone element: JSON name -> (child, targets) for the
+        elements that are, or hold in backbone elements, a Reference with target types. Data
+        types are not entered: the few references they hold (Identifier.assigner) are not
+        checked for their target type."""
         types = self.rules.types
-        skip = ("Extension", "Resource", "Narrative", "Meta", "Reference")
-        children = {
-            key: [(json_name, t) for leaf, entry in elements.items()
-                  for json_name, t in _variants(leaf, entry["types"]) if not _is_primitive(t) and t not in skip]
-            for key, elements in types.items()
-        }
-        leads = {"Period"}
-        changed = True
-        while changed:  # fixpoint: a type leads to a Period if one of its elements does
-            changed = False
-            for key, elements in children.items():
-                if key not in leads and any(t in leads for _, t in elements):
-                    leads.add(key)
-                    changed = True
-        plans: dict[str, dict[str, str]] = {}
-        for key, elements in children.items():
-            plan = {json_name: t for json_name, t in elements if t in leads}
-            if plan:
-                plans[key] = plan
-        return plans
+        plans: dict[str, dict[str, tuple[str, tuple[str, ...] | None]]] = {}
+
+        def build(key: str, depth: int) -> dict[str, tuple[str, tuple[str, ...] | None]]:
+            if key in plans:
+                return plans[key]
+            plan: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+            plans[key] = plan  # recursive backbones (Questionnaire.item.item) end here
+            for leaf, entry in types.get(key, {}).items():
+                for json_name, t in _variants(leaf, entry["types"]):
+                    if t == "Reference" and entry.get("targets"):
+                        plan[json_name] = ("Reference", tuple(entry["targets"]))
+                    elif "." in t and depth < 6 and build(t, depth + 1):
+                        plan[json_name] = (t, None)
+            return plan
+
+        for key in types:
+            if "." not in key and key in self.rules.resource_types:
+                build(key, 0)
+        return {k: v for k, v in plans.items() if v}
 
     def check(self, resource: Mapping[str, Any], resource_type: str,
               container_ids: frozenset[str] | None = None) -> list[Finding]:
@@ -667,33 +668,56 @@ class InvariantChecker:
             found.extend(self._dom3(resource, contained))
             found.extend(self._local_references({k: v for k, v in resource.items() if k != "contained"}, ids))
         plan = self._plans.get(resource_type)
-        if plan is not None and not resource.keys().isdisjoint(self._keys[id(plan)]):
+        if plan is not None:
             self._walk(resource, plan, None, found)
         return found
 
-    def _walk(self, node: Mapping[str, Any], plan: Mapping[str, str], path: Any, found: list[Finding]) -> None:
-        """Follow ``plan`` through ``node`` to every Period. ``path`` is built lazily: (parent,
-        name, index or None), turned into text only for a finding."""
-        plans = self._plans
-        keys = self._keys
-        for name in node.keys() & keys[id(plan)]:
-            child = plan[name]
+    def _walk(self, node: Mapping[str, Any], plan: Mapping[str, tuple[str, tuple[str, ...] | None]], path: Any,
+              found: list[Finding]) -> None:
+        """Follow ``plan`` through ``node`` to every Reference with target types. ``path`` is
+        built lazily: (parent, name, index or None), turned into text only for a finding."""
+        for name in node.keys() & self._keys[id(plan)]:
+            child, targets = plan[name]
             value = node[name]
-            if value.__class__ is list:
-                items = [((path, name, i), item) for i, item in enumerate(value) if item.__class__ is dict]
-            elif value.__class__ is dict:
-                items = [((path, name, None), value)]
-            else:
+            items = enumerate(value) if value.__class__ is list else ((None, value),)
+            if targets is not None:
+                for i, item in items:
+                    if item.__class__ is dict:
+                        reference = item.get("reference")
+                        if (reference.__class__ is str and "/" in reference) or "type" in item:
+                            self._reference(item, (path, name, i), targets, found)
                 continue
-            for where, item in items:
-                if child == "Period":
-                    if "end" in item and "start" in item and period_out_of_order(item["start"], item["end"]):
-                        found.append((_text(where), "per-1", self.rules.human("per-1"),
-                                      {"start": item["start"], "end": item["end"]}))
-                    continue
-                sub = plans.get(child)
-                if sub is not None and not item.keys().isdisjoint(keys[id(sub)]):
-                    self._walk(item, sub, where, found)
+            sub = self._plans.get(child)
+            if sub is not None:
+                for i, item in items:
+                    if item.__class__ is dict:
+                        self._walk(item, sub, (path, name, i), found)
+
+    def _reference(self, item: Mapping[str, Any], where: Any, targets: tuple[str, ...], found: list[Finding]) -> None:
+        reference = item.get("reference")
+        if isinstance(reference, str):
+            kind = self._reference_type(reference)
+            if kind is not None and kind not in targets:
+                found.append((f"{_text(where)}.reference", "reference",
+                              f"a reference to {kind}, where only {_list_targets(targets)} may be referenced", reference))
+                return
+        kind = item.get("type")
+        if isinstance(kind, str) and kind in self.rules.resource_types and kind not in targets:
+            found.append((f"{_text(where)}.type", "reference",
+                          f"type {kind}, where only {_list_targets(targets)} may be referenced", kind))
+
+    def _reference_type(self, reference: str) -> str | None:
+        """The resource type a RESTful reference names (``Patient`` for ``.../Patient/123``), or None."""
+        known = self._reference_types
+        kind = known.get(reference, "")
+        if kind != "":
+            return kind
+        match = _REFERENCE_RE.search(reference)
+        kind = match.group(1) if match and match.group(1) in self.rules.resource_types else None
+        if len(known) > 50_000:
+            known.clear()
+        known[reference] = kind
+        return kind
 
     def _dom3(self, resource: Mapping[str, Any], contained: list[Any]) -> Iterator[Finding]:
         strings: set[str] = set()
