@@ -401,7 +401,7 @@ def schema_names(structure: dict[str, Any]) -> None:
                 del types[key][leaf]
                 continue
             if choice and len(present) != len(json_names):
-                entry["types"] = [t for t, n in zip(entry["types"], json_names) if n in props]
+                entry["types"] = [t for t, n in zip(entry["types"], json_names, strict=True) if n in props]
             nested = entry["types"][0] if len(entry["types"]) == 1 else ""
             if "." in nested and nested in types:
                 target = ref_of(props[leaf])

@@ -201,7 +201,7 @@ def test_real_and_synthetic_valid_resources_raise_nothing(r4: FhirValidator) -> 
 def test_the_sandbox_population_breaks_only_lst_3_today(r4: FhirValidator) -> None:
     # A known defect of the simulated tenant (snapshot Lists with entry dates): reported, not hidden.
     broken = Counter()
-    for name, resource in sandbox_r4():
+    for _, resource in sandbox_r4():
         issues = r4.validate(resource)
         for issue in issues:
             broken[(resource["resourceType"], issue.rule)] += 1
