@@ -254,17 +254,19 @@ def _reference(resource: dict[str, Any], rng: random.Random, rules: StructureRul
             continue
         items = s.holder[s.name] if isinstance(s.holder[s.name], list) else [s.holder[s.name]]
         for item in items:
-            if isinstance(item, dict) and isinstance(item.get("reference"), str) and "/" in item["reference"] \
-                    and not item["reference"].startswith(("#", "urn:")):
+            if isinstance(item, dict) and isinstance(item.get("reference"), str) and not item["reference"].startswith("#"):
                 candidates.append((s, item))
     if not candidates:
         return None
     site, item = rng.choice(candidates)
     wrong = rng.choice([t for t in _COMMON_TYPES if t not in site.entry["targets"]])
-    parts = item["reference"].split("/")
-    at = len(parts) - 4 if len(parts) >= 4 and parts[-2] == "_history" else len(parts) - 2
-    parts[at] = wrong
-    item["reference"] = "/".join(parts)
+    if item["reference"].startswith("urn:") or "/" not in item["reference"]:  # Synthea's urn:uuid:...
+        item["reference"] = f"{wrong}/{item['reference'].rsplit(':', 1)[-1][:64]}"
+    else:
+        parts = item["reference"].split("/")
+        at = len(parts) - 4 if len(parts) >= 4 and parts[-2] == "_history" else len(parts) - 2
+        parts[at] = wrong
+        item["reference"] = "/".join(parts)
     item.pop("type", None)
     return f"{site.owner}.{site.leaf} -> {wrong}", site.path
 
@@ -559,7 +561,7 @@ def _invariant_mutants(bases: list[tuple[str, dict[str, Any]]], per_class: int, 
                       "org": "Organization", "ait": "AllergyIntolerance"}[key.split("-")[0]]
             pool = [b for b in bases if b[1]["resourceType"] == wanted]
         made, tries = 0, 0
-        while pool and made < per_key and tries < per_key * 20:
+        while pool and made < per_key and tries < per_key * 200:
             tries += 1
             name, base = rng.choice(pool)
             resource = copy.deepcopy(base)
