@@ -82,8 +82,8 @@ class Package:
     def json(self, name: str) -> Any:
         return json.loads(self.files[name])
 
-    def source(self, paths: Iterable[str]) -> dict[str, Any]:
-        return {"registry": "npm", "package": self.name, "version": self.version,
+    def source(self, paths: Iterable[str], registry: str = "npm") -> dict[str, Any]:
+        return {"registry": registry, "package": self.name, "version": self.version,
                 "paths_in_package": sorted(paths), "tarball_sha1": self.sha1, "tarball_sha256": self.sha256}
 
 
@@ -625,7 +625,9 @@ def main(argv: list[str] | None = None) -> int:
             "ig": "hl7.fhir.us.core", "version": package.version, "file": relative, "compression": "gzip",
             "sha256": sha, "size": size, "format": FORMAT,
             "source": package.source(["package/StructureDefinition-*.json", "package/ValueSet-*.json",
-                                      "package/CodeSystem-*.json"]),
+                                      "package/CodeSystem-*.json"],
+                                     registry="FHIR package registry (HL7's published package, as the ONC Inferno "
+                                              "US Core test kit ships it)"),
             "generator": "scripts/build_fhir_rules.py", "license": package.license or "CC0-1.0",
             "notes": (f"{len(data['profiles'])} resource profiles, {len(data['extensions'])} extensions, "
                       f"{len(data['valuesets'])} value sets expanded locally; "
@@ -653,9 +655,11 @@ def structure_notes(structure: Mapping[str, Any]) -> str:
         text += (f" Cross-checked against the independent HL7-derived tables of npm {check['package']} "
                  f"{check['version']}: {check['elements_compared']} elements (repeating, required, reference "
                  f"targets), {check['required_bindings_compared']} required bindings and "
-                 f"{check['valuesets_compared']} value set expansions compared; {len(check['differences'])} "
-                 f"differences; reference targets Medplum widened, restored to HL7's 4.0.1 lists: "
-                 f"{'; '.join(check['corrections']) or 'none'}.")
+                 f"{check['valuesets_compared']} value set expansions compared. Where they disagree on an "
+                 f"element, the HL7-derived copy's value is taken (Medplum carries R5 values there): "
+                 f"{'; '.join(check['corrections']) or 'none'}. {len(check['differences'])} value sets differ "
+                 f"because npm fhir expands whole code systems where the value set lists a few of their codes; "
+                 f"the value set's own compose is followed here.")
     return text
 
 
