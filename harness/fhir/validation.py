@@ -121,8 +121,9 @@ class ValidationIssue:
       (two types for one choice element), ``binding`` (a code outside a required value set),
       ``empty`` (``""``, ``{}``, ``[]``: ele-1), ``date`` (not a calendar date), ``reference`` (a
       reference to a resource type the element does not allow);
-    - from the JSON schema: ``format`` (a primitive not in its FHIR format), ``unknown-element``,
-      ``schema`` (anything else the schema refuses);
+    - from the JSON schema: ``format`` (a primitive not in its FHIR format),
+      ``additionalProperties`` (an element the type does not have; the JSON-schema keyword's name,
+      kept as it was), ``schema`` (anything else the schema refuses);
     - an invariant's key (``ext-1``, ``lst-3``, ``per-1``, ``dom-3``, ...);
     - a profile's rule (``us-core-patient|6.1.0``), from :mod:`harness.fhir.profiles`.
 
@@ -494,7 +495,7 @@ _KEYWORD_RULES = {
     "enum": "binding",
     "pattern": "format",
     "required": "required",
-    "additionalProperties": "unknown-element",
+    "additionalProperties": "additionalProperties",
     "minLength": "empty",
     "minItems": "empty",
     "minProperties": "empty",
