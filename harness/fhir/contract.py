@@ -363,9 +363,10 @@ class PathCoverage:
     def __str__(self) -> str:
         if self.resources == 0:
             return f"{self.api}: {self.path}: no resource of its type seen"
+        noun = "resource" if self.resources == 1 else "resources"
         if self.filled == 0:
-            return f"{self.api}: {self.path} never filled in {self.resources} resources"
-        return f"{self.api}: {self.path} filled in {self.filled} of {self.resources} resources"
+            return f"{self.api}: {self.path} never filled in {self.resources} {noun}"
+        return f"{self.api}: {self.path} filled in {self.filled} of {self.resources} {noun}"
 
 
 class ContractTally:

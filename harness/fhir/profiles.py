@@ -573,7 +573,8 @@ class MustSupportGap:
     filled: int = 0
 
     def __str__(self) -> str:
-        return f"{self.resource_type}: {self.element} never present in {self.resources} resources ({self.profile})"
+        noun = "resource" if self.resources == 1 else "resources"
+        return f"{self.resource_type}: {self.element} never present in {self.resources} {noun} ({self.profile})"
 
 
 @dataclass
