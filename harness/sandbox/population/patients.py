@@ -100,8 +100,6 @@ def coverages(b: Builder) -> None:
                                         "self", "Self"),
                 "period": {"start": "2025-01-01", "end": "2026-12-31"},
                 "payor": [ref("Organization", payer, "Harness Mutual Insurance")],
-                "class": [{"type": concept("http://terminology.hl7.org/CodeSystem/coverage-class", "group", "Group"),
-                           "value": f"HMG-{2200 + index}", "name": f"{name} group for {person.family}"}],
             })
 
 
