@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -37,6 +38,7 @@ class AuthConfig:
     jku: str | None = None
     scope: str | None = None
     token_endpoint: str | None = None
+    stand_in: bool = False  # a replay without the app's secrets: a throwaway client id or key
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class Tenant:
     policy: Any = None  # harness.policy.GatePolicy
     client: ClientSettings = field(default_factory=ClientSettings)
     probing: ProbingSettings = field(default_factory=ProbingSettings)
+    contract: Path | str | None = None  # the app's data contract: a file, or a named set's (see harness/fhir/contract.py)
 
     @property
     def is_production(self) -> bool:
@@ -174,7 +177,45 @@ def _resolve_path(value: str, base: Path | None) -> Path:
     return (path if path.is_absolute() or base is None else base / path).resolve()
 
 
-def _load_auth(table: Any, *, file: str | None, base: Path | None) -> AuthConfig:
+STAND_IN_CLIENT = "replay-stand-in"
+_SECRET_FIELDS = ("auth.client_id_env", "auth.private_key_env", "auth.private_key")
+
+
+def _stand_in_key(algorithm: str) -> PrivateKey:
+    """A throwaway key for a replay without the app's secrets: nothing is sent, so any key signs."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if algorithm.startswith("ES"):
+        return ec.generate_private_key(ec.SECP384R1())
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _load_auth_for_replay(table: Any, *, file: str | None, base: Path | None) -> AuthConfig:
+    """A replay sends nothing: a client id or key this machine does not have (an unset environment variable,
+    a key file that is not here) is replaced by a stand-in, and the app's own credentials are not checked."""
+    try:
+        return _load_auth(table, file=file, base=base)
+    except ConfigError as exc:
+        if not isinstance(table, dict) or exc.field not in _SECRET_FIELDS:
+            raise
+    table = dict(table)
+    client_env = table.pop("client_id_env", None)
+    if client_env:
+        table["client_id"] = os.environ.get(str(client_env)) or STAND_IN_CLIENT
+    table.pop("private_key_env", None)
+    table.pop("private_key", None)
+    try:
+        auth = _load_auth(table, file=file, base=base, key=_stand_in_key(str(table.get("algorithm", "RS384"))))
+    except ConfigError as exc:
+        if exc.field == "auth.client_id":
+            auth = _load_auth({**table, "client_id": STAND_IN_CLIENT}, file=file, base=base,
+                              key=_stand_in_key(str(table.get("algorithm", "RS384"))))
+        else:
+            raise
+    return dataclasses.replace(auth, stand_in=True)
+
+
+def _load_auth(table: Any, *, file: str | None, base: Path | None, key: Any = None) -> AuthConfig:
     if not isinstance(table, dict):
         raise ConfigError(file, "auth", "is required: a table with client_id, private_key and kid")
     unknown = set(table) - _AUTH_FIELDS
@@ -187,7 +228,9 @@ def _load_auth(table: Any, *, file: str | None, base: Path | None) -> AuthConfig
     if algorithm not in SIGNING_ALGORITHMS:
         raise ConfigError(file, "auth.algorithm", f"must be one of {', '.join(SIGNING_ALGORITHMS)}, got {algorithm!r}")
     key_field = "auth.private_key"
-    if table.get("private_key_env"):
+    if key is not None:
+        pem = b""
+    elif table.get("private_key_env"):
         pem_text = _from_env(table, "private_key", file=file, section="auth")
         pem = pem_text.encode() if pem_text else b""
         key_field = "auth.private_key_env"
@@ -199,7 +242,7 @@ def _load_auth(table: Any, *, file: str | None, base: Path | None) -> AuthConfig
             pem = key_path.read_bytes()
         except OSError as exc:
             raise ConfigError(file, key_field, f"cannot read key file {key_path}: {exc.strerror or exc}") from None
-    private_key = load_private_key(pem, file=file, field=key_field)
+    private_key = key if key is not None else load_private_key(pem, file=file, field=key_field)
     check_key_fits(private_key, algorithm, file=file, field=key_field)
     kid = _str(table, "kid", file=file, where="auth.kid")
     jwks_text = _str(table, "jwks", file=file, where="auth.jwks", required=False)
@@ -228,6 +271,9 @@ def _load_requested(table: Any, *, file: str | None) -> RequestedApis:
         raise ConfigError(file, "apis", "is required: set = \"<named set>\", or list = [...], or [[apis.group]] tables")
     if not isinstance(table, dict):
         raise ConfigError(file, "apis", "must be a table")
+    unknown = set(table) - {"set", "list", "group", "contract"}
+    if unknown:
+        raise ConfigError(file, f"apis.{sorted(unknown)[0]}", "unknown field; known fields: set, list, group, contract")
     given = [k for k in ("set", "list", "group") if k in table]
     if len(given) != 1:
         raise ConfigError(file, "apis", "give exactly one of set, list or group")
@@ -334,7 +380,7 @@ def _load_cassettes(table: Any, *, file: str | None) -> CassetteSettings:
 
 
 def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: str | None = None,
-                 allow_writes: bool = False) -> Tenant:
+                 allow_writes: bool = False, replay: bool = False) -> Tenant:
     f = str(file) if file else None
     unknown = set(data) - _TOP_LEVEL
     if unknown:
@@ -379,6 +425,7 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     from harness.policy import parse_policy
 
     requested = _load_requested(data.get("apis"), file=f)
+    contract = _load_contract_ref(data.get("apis"), requested, file=f, base=file.parent if file else None)
     policy = parse_policy(data.get("gate"), file=f, known_apis={a.name for a in requested.apis},
                           known_groups={g.name for g in requested.groups})
     return Tenant(
@@ -390,17 +437,36 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
         environment=environment,
         base_url=root,
         fhir_bases=_load_fhir_bases(root, data.get("fhir"), file=f),
-        auth=_load_auth(data.get("auth"), file=f, base=file.parent if file else None),
+        auth=(_load_auth_for_replay if replay else _load_auth)(data.get("auth"), file=f,
+                                                               base=file.parent if file else None),
         requested=requested,
         test_data=test_data,
         checks=CheckSettings(negative_auth=negative,
                              allow_writes=(allow_writes or file_writes) and environment != "production",
                              page_size=page_size),
         file=file,
+        contract=contract,
     )
 
 
-def load_tenant(path: str | Path, *, base_url: str | None = None, allow_writes: bool = False) -> Tenant:
+def _load_contract_ref(table: Any, requested: RequestedApis, *, file: str | None, base: Path | None) -> Path | str | None:
+    """``apis.contract`` names the app's data contract (a TOML file); a named set brings its own if one is shipped."""
+    from importlib import resources
+
+    given = table.get("contract") if isinstance(table, dict) else None
+    if given is not None:
+        if not isinstance(given, str) or not given.strip():
+            raise ConfigError(file, "apis.contract", "must be the path of a contract file (TOML)")
+        path = _resolve_path(given, base)
+        if not path.is_file():
+            raise ConfigError(file, "apis.contract", f"no such contract file: {path}")
+        return path
+    shipped = resources.files("harness.catalog").joinpath(f"data/contracts/{requested.name}.toml")
+    return requested.name if shipped.is_file() else None
+
+
+def load_tenant(path: str | Path, *, base_url: str | None = None, allow_writes: bool = False,
+                replay: bool = False) -> Tenant:
     file = Path(path)
     try:
         text = file.read_text("utf-8")
@@ -412,4 +478,4 @@ def load_tenant(path: str | Path, *, base_url: str | None = None, allow_writes: 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(file), None, f"not valid TOML: {exc}") from None
-    return parse_tenant(data, file=file.resolve(), base_url=base_url, allow_writes=allow_writes)
+    return parse_tenant(data, file=file.resolve(), base_url=base_url, allow_writes=allow_writes, replay=replay)

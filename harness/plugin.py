@@ -90,7 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.reportchars = "N"
     try:
         tenant = load_tenant(tenant_file, base_url=config.getoption("--base-url"),
-                             allow_writes=config.getoption("--allow-writes"))
+                             allow_writes=config.getoption("--allow-writes"),
+                             replay=config.getoption("--cassette-mode") == "replay")
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     for group in tenant.requested.groups:
@@ -160,8 +161,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("fhir_version", versions, ids=versions)
     if info is None or info.applies_to is None or "api" not in metafunc.fixturenames:
         return
-    apis = [a for a in state.tenant.requested.apis if info.applies_to(a)] if state else []
+    apis = [a for a in state.tenant.requested.apis if _applies(info.applies_to, a, state.tenant)] if state else []
     metafunc.parametrize("api", apis, ids=[a.slug for a in apis])
+
+
+def _applies(applies_to: Any, api: Any, tenant: Tenant) -> bool:
+    """``applies_to(api)``, or ``applies_to(api, tenant)`` for a check that depends on the tenant file."""
+    import inspect
+
+    try:
+        takes_tenant = len(inspect.signature(applies_to).parameters) >= 2
+    except (TypeError, ValueError):
+        takes_tenant = False
+    return bool(applies_to(api, tenant) if takes_tenant else applies_to(api))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -438,6 +450,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
             message = _skip_message(report)
     result = collect.make_result(item, info, state, outcome, message, category=category, blocked_by=blocked_by,
                                  duration=report.duration, context=context)
+    if call.excinfo is not None and getattr(call.excinfo.value, "advisory", False):
+        result.required = False
     state.results[item.nodeid] = result
     if state.progress is not None:
         state.progress.advance(f"{result.group or result.area} › {result.api or result.title}", outcome.value,

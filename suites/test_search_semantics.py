@@ -2,7 +2,7 @@
 
 Each check is one rule of ``harness.fhir.search_semantics`` applied to one API: it starts from the
 API's probe search (``harness/catalog/data/probes.toml``, answered once per run through the shared
-search cache, so ``exercise.search`` and these checks send it once) and adds a few variants whose
+search cache of ``suites/conftest.py``, so ``exercise.search`` and these checks send it once) and adds a few variants whose
 values come from the tenant's own entries. What a parameter means is FHIR R4's SearchParameter
 definition (the shipped table ``harness/fhir/searchparameters/``), so nothing here differs per API.
 
@@ -29,7 +29,6 @@ from harness.fhir import search_semantics as rules
 from harness.fhir.search_parameters import r4_table
 from harness.fhir.search_semantics import CONTROL_PARAMS, SearchContext, Searcher, Verdict, restricting_params
 from suites.exercise import SearchCache, probe_params
-from suites.exercise import search_cache  # noqa: F401  (the run's shared search cache, a fixture)
 
 AREA = "Search semantics"
 FHIR_SEARCH = "FHIR R4 Search (search.html), SearchParameter definitions"
