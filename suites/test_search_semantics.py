@@ -1,9 +1,9 @@
 """Search semantics: the entries every requested search API returns satisfy the parameters the search sent.
 
 Each check is one rule of ``harness.fhir.search_semantics`` applied to one API: it starts from the
-API's probe search (``harness/catalog/data/probes.toml``, answered once per run through the shared
-search cache of ``suites/conftest.py``, so ``exercise.search`` and these checks send it once) and adds a few variants whose
-values come from the tenant's own entries. What a parameter means is FHIR R4's SearchParameter
+API's probe search (``harness/catalog/data/probes.toml``, answered once per run through the search
+cache of ``suites/conftest.py``, so ``exercise.search`` and these checks send it once) and adds a few
+variants whose values come from the tenant's own entries. What a parameter means is FHIR R4's SearchParameter
 definition (the shipped table ``harness/fhir/searchparameters/``), so nothing here differs per API.
 
 The patient restriction is a required check (a failure is a data-protection problem); the
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import Api
+from harness.cassettes import PHI_QUERY
 from harness.catalog.probes import search_params
 from harness.checks import CAPABILITY, DECLARED, TOKEN, CheckContext, CheckFailed, Inconclusive, check
 from harness.client import TenantClient
@@ -94,8 +95,8 @@ def _defines(*, kind: str | None = None, name: str | None = None, own: bool = Fa
     return applies
 
 
-def _context(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery,
-             cache: SearchCache) -> tuple[SearchContext, Searcher]:
+def _context(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery, cache: SearchCache,
+             mode: str) -> tuple[SearchContext, Searcher]:
     params = probe_params(api, tenant)
     try:
         base = cache.search(client, api, params)
@@ -103,8 +104,10 @@ def _context(api: Api, tenant: Tenant, client: TenantClient, discovery: Discover
         raise Inconclusive(f"the probe search itself fails, so its semantics cannot be judged "
                            f"(exercise.search[{api.name}] reports it): {exc}") from None
     capability = discovery.capability(str(api.version)).body
+    scrubbed = mode != "live" and tenant.cassettes.scrub_patient_data
     ctx = SearchContext(str(api.version), str(api.resource), params, base,
-                        rules.declared_params(capability, str(api.resource)))
+                        rules.declared_params(capability, str(api.resource)),
+                        pseudonymized=PHI_QUERY if scrubbed else frozenset())
     return ctx, Searcher(client, str(api.version), str(api.resource))
 
 
@@ -123,10 +126,8 @@ def _report(found: Verdict, verdict: CheckContext) -> None:
         raise Inconclusive(found.inconclusive)
 
 
-def _run(rule: str, api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery, cache: SearchCache,
-         verdict: CheckContext) -> None:
-    ctx, searcher = _context(api, tenant, client, discovery, cache)
-    _report(rules.RULES[rule](ctx, searcher), verdict)
+def _run(rule: str, context: tuple[SearchContext, Searcher], verdict: CheckContext) -> None:
+    _report(rules.RULES[rule](*context), verdict)
 
 
 @check("search.patient-restriction", title="every entry belongs to the patient the search names",
@@ -135,8 +136,8 @@ def _run(rule: str, api: Api, tenant: Tenant, client: TenantClient, discovery: D
        source=f"{FHIR_SEARCH}; {US_CORE_SERVER}", source_url=FHIR_SEARCH_URL, group="exercise", area=AREA,
        applies_to=_restricts_patient, needs=NEEDS)
 def test_patient_restriction(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery,
-                             search_cache: SearchCache, verdict: CheckContext) -> None:
-    _run("patient-restriction", api, tenant, client, discovery, search_cache, verdict)
+                             search_cache: SearchCache, cassette_mode: str, verdict: CheckContext) -> None:
+    _run("patient-restriction", _context(api, tenant, client, discovery, search_cache, cassette_mode), verdict)
 
 
 @check("search.ignored-parameters", title="the probe search's narrowing parameters are applied",
@@ -145,8 +146,8 @@ def test_patient_restriction(api: Api, tenant: Tenant, client: TenantClient, dis
        source=f"{FHIR_SEARCH}; Epic, Specifications (4122, unknown parameters ignored)", source_url=FHIR_SEARCH_URL,
        group="exercise", area=AREA, severity="normal", applies_to=_narrows, needs=NEEDS, required=False)
 def test_ignored_parameters(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery,
-                            search_cache: SearchCache, verdict: CheckContext) -> None:
-    _run("ignored-parameters", api, tenant, client, discovery, search_cache, verdict)
+                            search_cache: SearchCache, cassette_mode: str, verdict: CheckContext) -> None:
+    _run("ignored-parameters", _context(api, tenant, client, discovery, search_cache, cassette_mode), verdict)
 
 
 @check("search.date-prefixes", title="a date parameter honours gt, ge, lt, le and eq",
@@ -156,8 +157,8 @@ def test_ignored_parameters(api: Api, tenant: Tenant, client: TenantClient, disc
        group="exercise", area=AREA, severity="normal", applies_to=_defines(kind="date"), needs=NEEDS,
        required=False)
 def test_date_prefixes(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery,
-                       search_cache: SearchCache, verdict: CheckContext) -> None:
-    _run("date-prefixes", api, tenant, client, discovery, search_cache, verdict)
+                       search_cache: SearchCache, cassette_mode: str, verdict: CheckContext) -> None:
+    _run("date-prefixes", _context(api, tenant, client, discovery, search_cache, cassette_mode), verdict)
 
 
 @check("search.token", title="a token parameter matches system|code",
@@ -165,9 +166,9 @@ def test_date_prefixes(api: Api, tenant: Tenant, client: TenantClient, discovery
            "matching resources.",
        source=f"{FHIR_SEARCH} (token); {US_CORE_SERVER}", source_url=f"{FHIR_SEARCH_URL}#token", group="exercise",
        area=AREA, severity="normal", applies_to=_defines(kind="token", own=True), needs=NEEDS, required=False)
-def test_token(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery, search_cache: SearchCache,
-               verdict: CheckContext) -> None:
-    _run("token", api, tenant, client, discovery, search_cache, verdict)
+def test_token(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery,
+               search_cache: SearchCache, cassette_mode: str, verdict: CheckContext) -> None:
+    _run("token", _context(api, tenant, client, discovery, search_cache, cassette_mode), verdict)
 
 
 @check("search.identifier", title="identifier=system|value finds the resource that carries it",
@@ -176,8 +177,8 @@ def test_token(api: Api, tenant: Tenant, client: TenantClient, discovery: Discov
        group="exercise", area=AREA, severity="normal", applies_to=_defines(name="identifier"), needs=NEEDS,
        required=False)
 def test_identifier(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery,
-                    search_cache: SearchCache, verdict: CheckContext) -> None:
-    _run("identifier", api, tenant, client, discovery, search_cache, verdict)
+                    search_cache: SearchCache, cassette_mode: str, verdict: CheckContext) -> None:
+    _run("identifier", _context(api, tenant, client, discovery, search_cache, cassette_mode), verdict)
 
 
 @check("search.category", title="category=system|code selects by the category the entries carry",
@@ -185,17 +186,17 @@ def test_identifier(api: Api, tenant: Tenant, client: TenantClient, discovery: D
        source=f"{FHIR_SEARCH} (token); {US_CORE_SERVER}", source_url=f"{FHIR_SEARCH_URL}#token", group="exercise",
        area=AREA, severity="normal", applies_to=_defines(name="category"), needs=NEEDS, required=False)
 def test_category(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery,
-                  search_cache: SearchCache, verdict: CheckContext) -> None:
-    _run("category", api, tenant, client, discovery, search_cache, verdict)
+                  search_cache: SearchCache, cassette_mode: str, verdict: CheckContext) -> None:
+    _run("category", _context(api, tenant, client, discovery, search_cache, cassette_mode), verdict)
 
 
 @check("search.or-list", title="a comma-separated list of values matches any of them",
        why="Apps fetch several codes or ids in one search; a server that ANDs or ignores the list loses data.",
        source=f"{FHIR_SEARCH} (composite searches: OR)", source_url=f"{FHIR_SEARCH_URL}#combining",
        group="exercise", area=AREA, severity="normal", applies_to=_r4, needs=NEEDS, required=False)
-def test_or_list(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery, search_cache: SearchCache,
-                 verdict: CheckContext) -> None:
-    _run("or-list", api, tenant, client, discovery, search_cache, verdict)
+def test_or_list(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery,
+                 search_cache: SearchCache, cassette_mode: str, verdict: CheckContext) -> None:
+    _run("or-list", _context(api, tenant, client, discovery, search_cache, cassette_mode), verdict)
 
 
 @check("search.count", title="_count is honoured: no page larger, and a next link when more match",
@@ -203,9 +204,9 @@ def test_or_list(api: Api, tenant: Tenant, client: TenantClient, discovery: Disc
            "the rest.",
        source=f"{FHIR_SEARCH} (_count)", source_url=f"{FHIR_SEARCH_URL}#count", group="exercise", area=AREA,
        severity="normal", applies_to=_searches, needs=NEEDS, required=False)
-def test_count(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery, search_cache: SearchCache,
-               verdict: CheckContext) -> None:
-    _run("count", api, tenant, client, discovery, search_cache, verdict)
+def test_count(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery,
+               search_cache: SearchCache, cassette_mode: str, verdict: CheckContext) -> None:
+    _run("count", _context(api, tenant, client, discovery, search_cache, cassette_mode), verdict)
 
 
 @check("search.post-equivalence", title="POST _search answers the same entries as the GET search",
@@ -213,5 +214,5 @@ def test_count(api: Api, tenant: Tenant, client: TenantClient, discovery: Discov
        source="FHIR R4 RESTful API (http.html#search)", source_url="https://hl7.org/fhir/R4/http.html#search",
        group="exercise", area=AREA, severity="normal", applies_to=_searches, needs=NEEDS, required=False)
 def test_post_equivalence(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery,
-                          search_cache: SearchCache, verdict: CheckContext) -> None:
-    _run("post-equivalence", api, tenant, client, discovery, search_cache, verdict)
+                          search_cache: SearchCache, cassette_mode: str, verdict: CheckContext) -> None:
+    _run("post-equivalence", _context(api, tenant, client, discovery, search_cache, cassette_mode), verdict)

@@ -6,8 +6,10 @@ it needs one, sends a few variants of it whose values come from what the tenant 
 something it cannot answer. What a parameter means is the FHIR R4 definition
 (``search_parameters``), judged by ``search_matching``. Requests per API, at most: patient
 restriction 1, ignored parameters 1 per narrowing parameter of the probe, date prefixes 5 (``gt ge lt
-le`` with the value's own time and zone, ``eq`` by the day without a zone), token 1,
-identifier 1, category 1, OR list 1, ``_count`` 1, POST ``_search`` 1, each plus its next pages.
+le`` with the value's own time and zone, ``eq`` by the day without a zone), token 1, identifier 1,
+category 1, OR list 1 (each 1 more when every base entry carries the value: then a value nothing
+matches must find nothing), ``_count`` 1, POST ``_search`` 1 (1 more when the ids differ, to compare
+with a fresh GET), each plus its next pages.
 
 Severity follows what a wrong answer does to the app:
 
@@ -139,6 +141,9 @@ class SearchContext:
     base: SearchResult
     declared: dict[str, str]  # the CapabilityStatement's searchParam for the resource: name -> type
     table: SearchParameterTable = field(default_factory=r4_table)
+    # Query parameters whose values this run's cassettes pseudonymize (empty unless patient data is scrubbed):
+    # values taken from names, identifiers or birth dates would not replay, so those are not searched with.
+    pseudonymized: frozenset[str] = frozenset()
 
     @property
     def entries(self) -> list[dict[str, Any]]:
@@ -173,7 +178,8 @@ def declared_params(capability: Any, resource: str) -> dict[str, str]:
 
 def restricting_params(resource: str, params: Mapping[str, str], table: SearchParameterTable | None = None
                        ) -> dict[str, str]:
-    """The parameters of a query that restrict it to one patient (``patient``, ``subject=Patient/x``, Patient ``_id``)."""
+    """The parameters of a query that restrict it to one patient (``patient``, ``subject=Patient/x``, Patient's
+    ``_id``)."""
     table = table or r4_table()
     found = {}
     for name, value in params.items():
@@ -192,7 +198,7 @@ def restricting_params(resource: str, params: Mapping[str, str], table: SearchPa
 
 
 def _ids(resources: Iterable[dict[str, Any]]) -> list[str]:
-    return [f"{r.get('resourceType')}/{r.get('id')}" for r in resources]
+    return [f"{r.get('resourceType')}/{str(r.get('id'))[:64]}" for r in resources]
 
 
 def _shown(ids: list[str]) -> str:
@@ -202,7 +208,7 @@ def _shown(ids: list[str]) -> str:
 
 def _refs(resource: dict[str, Any], criterion: Criterion) -> str:
     values = criterion.values(resource) or []
-    refs = [str(v.data.get("reference")) for v in values if isinstance(v.data, dict) and v.data.get("reference")]
+    refs = [str(v.data.get("reference"))[:96] for v in values if isinstance(v.data, dict) and v.data.get("reference")]
     return ", ".join(refs[:2]) if refs else "no reference"
 
 
@@ -309,6 +315,9 @@ def ignored_parameters(ctx: SearchContext, searcher: Searcher) -> Verdict:
         if name not in ctx.declared:
             unjudged.append(f"{name} (not declared by the CapabilityStatement for {ctx.resource}: Epic ignores "
                             f"such parameters)")
+            continue
+        if name in ctx.pseudonymized:
+            unjudged.append(f"{name} (its values are pseudonymized in this run's cassettes)")
             continue
         judged.append(name)
         bad = [r for r in entries if criterion.possible(r) is False]
@@ -425,6 +434,8 @@ def _date_texts(value: Value) -> list[str]:
 
 def _pick_date(ctx: SearchContext, specs: list[SearchParameter]) -> _DatePick | None:
     for spec in specs:
+        if ctx.pseudonymized and (spec.name in ctx.pseudonymized or "birthDate" in str(spec.expression)):
+            continue  # the cassettes keep only the year of a birth date
         criterion = Criterion(spec, "", ctx.version)
         found: list[tuple[float, tuple[int, int], str, dict[str, Any]]] = []
         for resource in ctx.entries:
@@ -482,8 +493,9 @@ def _token_candidates(ctx: SearchContext, spec: SearchParameter) -> list[tuple[t
     criterion = Criterion(spec, "", ctx.version)
     counts: dict[tuple[str | None, str], int] = {}
     for resource in ctx.entries:
-        pairs = {pair for value in criterion.values(resource) or [] if value.type != "ContactPoint"
-                 for pair in tokens_of(value)}
+        usable = [value for value in criterion.values(resource) or [] if value.type != "ContactPoint"
+                  and not (ctx.pseudonymized and (value.type == "Identifier" or spec.name in ctx.pseudonymized))]
+        pairs = dict.fromkeys(pair for value in usable for pair in tokens_of(value))  # in order: a replay chooses alike
         for pair in pairs:
             counts[pair] = counts.get(pair, 0) + 1
     return list(counts.items())
@@ -511,7 +523,27 @@ def _variant(ctx: SearchContext, searcher: Searcher, verdict: Verdict, spec: Sea
              refusal_fails: bool) -> None:
     criterion = Criterion(spec, value, ctx.version)
     answer = searcher.get(ctx.with_param(spec.name, value))
-    _judge_variant(ctx, criterion, answer, verdict, refusal_fails=refusal_fails)
+    if _judge_variant(ctx, criterion, answer, verdict, refusal_fails=refusal_fails):
+        _control(ctx, searcher, verdict, criterion)
+
+
+def _control(ctx: SearchContext, searcher: Searcher, verdict: Verdict, criterion: Criterion) -> None:
+    """When every base entry carries the value, the variant cannot show that the parameter narrows anything:
+    then the same search with a value nothing matches must find nothing."""
+    if not ctx.entries or any(criterion.certain(r) is not True for r in ctx.entries):
+        return
+    value = _unmatchable(criterion)
+    if value is None:
+        return
+    answer = searcher.get(ctx.with_param(criterion.name, value))
+    verdict.queries.append(answer.query)
+    found = answer.resources(ctx.resource)
+    if answer.result is not None and found:
+        verdict.warnings.append(f"{criterion.name} ({ctx.resource}) is ignored: every entry carries "
+                                f"{criterion.value}, and {answer.query}, a value nothing matches, still answered "
+                                f"{len(found)} entries: {_shown(_ids(found))}")
+    elif answer.result is not None or answer.refused:
+        verdict.notes.append(f"{answer.query}, a value nothing matches, found nothing: {criterion.name} narrows")
 
 
 def token(ctx: SearchContext, searcher: Searcher) -> Verdict:
@@ -544,6 +576,10 @@ def identifier(ctx: SearchContext, searcher: Searcher) -> Verdict:
     if spec is None:
         verdict.inconclusive = f"FHIR R4 defines no identifier parameter for {ctx.resource}: not judged"
         return verdict
+    if ctx.pseudonymized:
+        verdict.inconclusive = ("this run's cassettes pseudonymize identifiers ([cassettes] scrub_patient_data): a "
+                                "search by an identifier found in an answer would not replay; not judged")
+        return verdict
     if not ctx.entries:
         verdict.inconclusive = f"no {ctx.resource} came back for {_query_text(ctx.params)}: no identifier to search"
         return verdict
@@ -556,7 +592,8 @@ def identifier(ctx: SearchContext, searcher: Searcher) -> Verdict:
     if not fresh:  # the probe search is itself this identifier search: its answer is the evidence
         criterion = Criterion(spec, sent or "", ctx.version)
         answer = Answer(f"GET {ctx.resource}?{_query_text(ctx.params)}", result=ctx.base, status=200)
-        _judge_variant(ctx, criterion, answer, verdict, refusal_fails=True)
+        if _judge_variant(ctx, criterion, answer, verdict, refusal_fails=True):
+            _control(ctx, searcher, verdict, criterion)
         return verdict
     pair = sorted(fresh, key=lambda item: item[1])[0][0]  # the rarest: it narrows the most
     _variant(ctx, searcher, verdict, spec, _token_text(pair), refusal_fails=True)
@@ -627,7 +664,8 @@ def or_list(ctx: SearchContext, searcher: Searcher) -> Verdict:
     criterion = Criterion(spec, value, ctx.version)
     answer = searcher.get(ctx.with_param("_id", value))
     expected = [r for r in ctx.entries if r["id"] in ids]
-    _judge_variant(ctx, criterion, answer, verdict, refusal_fails=False, expected=expected)
+    if _judge_variant(ctx, criterion, answer, verdict, refusal_fails=False, expected=expected):
+        _control(ctx, searcher, verdict, criterion)
     return verdict
 
 

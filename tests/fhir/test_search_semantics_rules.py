@@ -440,9 +440,25 @@ def test_identifier_finds_the_one_resource_and_fails_when_it_does_not() -> None:
 def test_identifier_reuses_a_probe_that_already_searches_by_the_only_identifier() -> None:
     npi = [{"resourceType": "Practitioner", "id": "d1",
             "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}]}]
-    server = Tenant(lambda m, p: npi, resource="Practitioner")
+    server = Tenant(lambda m, p: npi if p["identifier"].endswith("1234567893") else [], resource="Practitioner")
     verdict = identifier(*server.context({"identifier": "http://hl7.org/fhir/sid/us-npi|1234567893"}))
-    assert verdict.passed and not server.sent
+    assert verdict.passed and not verdict.warnings, everything(verdict)
+    assert server.sent == [("GET", {"identifier": f"http://hl7.org/fhir/sid/us-npi|{NO_SUCH_CODE}"})]  # the control
+    ignoring = Tenant(lambda m, p: npi, resource="Practitioner")
+    verdict = identifier(*ignoring.context({"identifier": "http://hl7.org/fhir/sid/us-npi|1234567893"}))
+    assert ids(verdict.warnings[0], "identifier (Practitioner) is ignored", "a value nothing matches",
+               "Practitioner/d1")
+
+
+def test_a_value_every_entry_carries_is_checked_against_a_value_nothing_matches() -> None:
+    amb = [r for r in CLASSED if r["class"]["code"] == "AMB"]
+    honest = Tenant(lambda m, p: amb if "class" not in p or p["class"].endswith("AMB") else [])
+    verdict = token(*honest.context({"patient": P1}))
+    assert verdict.passed and not verdict.warnings, everything(verdict)
+    assert [p["class"] for _, p in honest.sent] == ["http://cls|AMB", f"http://cls|{NO_SUCH_CODE}"]
+    verdict = token(*Tenant(lambda m, p: amb).context({"patient": P1}))
+    assert ids(verdict.warnings[0], "class (Encounter) is ignored: every entry carries http://cls|AMB",
+               "Encounter/c1", "Encounter/c3")
 
 
 def conditions(codes: list[str]) -> list[dict[str, Any]]:
@@ -598,3 +614,26 @@ def test_a_search_result_of_another_type_is_not_judged() -> None:
                         SearchResult(resources=[encounter("e1"), {"resourceType": "Patient", "id": P2}]),
                         declared_params(CAPABILITY, "Encounter"))
     assert [r["id"] for r in ctx.entries] == ["e1"]
+
+
+def test_values_the_cassettes_pseudonymize_are_not_searched_with() -> None:
+    """With patient data scrubbed from cassettes, a value read from an identifier, a name or a birth date would not
+    replay (the replayed answer holds its pseudonym): those rules say so in record and replay alike."""
+    from harness.cassettes import PHI_QUERY
+
+    server = Tenant(token_server("identifier", _identifiers))
+    ctx, searcher = server.context({"patient": P1})
+    ctx.pseudonymized = PHI_QUERY
+    assert "pseudonymize identifiers" in (identifier(ctx, searcher).inconclusive or "")
+    verdict = or_list(ctx, searcher)
+    assert "identifier" not in " ".join(verdict.queries) and verdict.passed, everything(verdict)
+    patients = [{"resourceType": "Patient", "id": P1, "birthDate": "1987-09-12"}]
+    server = Tenant(lambda m, p: patients, resource="Patient")
+    ctx, searcher = server.context({"_id": P1})
+    ctx.pseudonymized = PHI_QUERY
+    assert date_prefixes(ctx, searcher).inconclusive and not server.sent
+    server = Tenant(lambda m, p: [{"resourceType": "Practitioner", "id": "d1", "name": [{"family": "Physician"}]}],
+                    resource="Practitioner")
+    ctx, searcher = server.context({"family": "Physician"})
+    ctx.pseudonymized = PHI_QUERY
+    assert "pseudonymized in this run's cassettes" in (ignored_parameters(ctx, searcher).inconclusive or "")
