@@ -59,7 +59,7 @@ STRUCTURAL_ELEMENTS = frozenset({
     "id", "versionId", "reference", "version", "unit", "currency", "linkId", "definition", "questionnaire",
     "profile", "source", "implicitRules", "instantiatesCanonical", "instantiatesUri", "docStatus",
     "participantStatus", "valueCode", "valueId", "valueUri", "valueUrl", "valueCanonical", "valueOid", "valueUuid",
-    "valueBoolean", "sessionID", "location", "expression",
+    "valueBoolean", "sessionID", "location", "expression", "relation",
 })
 URL_ELEMENTS = frozenset({"url", "fullUrl"})
 KEPT_ELEMENTS = ENUM_ELEMENTS | STRUCTURAL_ELEMENTS
