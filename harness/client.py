@@ -39,7 +39,7 @@ USER_AGENT = "epic-fhir-harness"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 BACKOFF_BASE = 0.5
 MAX_REAUTH = 3  # fresh tokens asked for after a 401 invalid_token, per run
-MAX_LIVE_RESPONSE_BYTES = 256_000_000  # decoded bytes of answers still held by the run at once
+MAX_LIVE_RESPONSE_BYTES = 150_000_000  # decoded bytes of answers still held by the run at once
 HEADER_ALLOWANCE = 1_000_000  # raw bytes allowed on top of the body cap (status line, headers, framing)
 
 

@@ -132,17 +132,14 @@ class SecretRegistry:
         return [value for value in self._ordered if value in text]
 
     # -- scrubbing --------------------------------------------------------------------------
-    def _learn_from_text(self, text: str) -> None:
-        if '"' in text:
-            for name in SECRET_FIELDS:
-                if f'"{name}"' in text:
-                    for match in _SECRET_FIELD_JSON.finditer(text):
-                        self.add(_unescape_json(match.group(2)))
-                    break
-            if '"kty"' in text:
-                for match in _JWK_MEMBER_JSON.finditer(text):
-                    self.add(_unescape_json(match.group(2)))
-        if "=" in text:
+    def _learn_from_text(self, text: str, named: bool) -> None:
+        if named and '"' in text:
+            for match in _SECRET_FIELD_JSON.finditer(text):
+                self.add(_unescape_json(match.group(2)))
+        if '"kty"' in text:
+            for match in _JWK_MEMBER_JSON.finditer(text):
+                self.add(_unescape_json(match.group(2)))
+        if named and "=" in text:
             for match in _SECRET_FIELD_FORM.finditer(text):
                 self.add(match.group(2))
 
@@ -150,7 +147,8 @@ class SecretRegistry:
         """``text`` without any secret: known values, JWTs, PEM private keys, secret fields."""
         if not text:
             return text
-        self._learn_from_text(text)
+        named = any(name in text for name in SECRET_FIELDS)  # the field regexes run only where they can match
+        self._learn_from_text(text, named)
         for value in self._ordered:
             if value in text:
                 text = text.replace(value, REDACTED)
@@ -158,11 +156,11 @@ class SecretRegistry:
             text = _JWT.sub(REDACTED, text)
         if "PRIVATE KEY-----" in text:
             text = _PEM_PRIVATE.sub(REDACTED, text)
-        if '"' in text and any(f'"{name}"' in text for name in SECRET_FIELDS):
+        if named and '"' in text:
             text = _SECRET_FIELD_JSON.sub(lambda m: f'"{m.group(1)}": "{REDACTED}"', text)
         if '"kty"' in text:
             text = _JWK_MEMBER_JSON.sub(lambda m: f'"{m.group(1)}": "{REDACTED}"', text)
-        if "=" in text:
+        if named and "=" in text:
             text = _SECRET_FIELD_FORM.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
         return text
 
