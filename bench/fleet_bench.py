@@ -7,9 +7,9 @@ The sandbox fleet (``harness.sandbox.fleet``) is served on a loopback port, from
 so that the simulator does not compete with the client for the interpreter (``--in-process``
 serves it from a thread of this one), with every variation of the real fleet, ``--slow`` of its tenants answering each document after ``--slow-delay``
 seconds, plus unreachable and malformed addresses. The run fetches every tenant's
-smart-configuration and CapabilityStatement as ``epic-harness fleet`` does, without a per-host
-rate limit (every sandbox tenant shares one host), with timeouts of 2 s (or twice the slow
-delay) and one retry.
+smart-configuration and CapabilityStatement as ``epic-harness fleet --allow-loopback`` does,
+without a per-host rate limit (every sandbox tenant shares one host), with timeouts of 2 s (or
+twice the slow delay) and one retry.
 
 A tenant's time is the time its two requests took (retries and their backoff included), as if
 fetched one after the other; their sum is what a sequential run would cost. The ratio says how
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = build_fleet(seed=args.seed, size=args.size, slow=args.slow, slow_delay=args.slow_delay)
     timeout = max(2.0, 2 * args.slow_delay)  # slow tenants are slow, not failing
     options = FetchOptions(concurrency=args.concurrency, per_host_rps=None, connect_timeout=timeout,
-                           read_timeout=timeout, retries=1, backoff=0.1)
+                           read_timeout=timeout, retries=1, backoff=0.1, allow_loopback=True)
     walls = []
     for workers in ([1, args.workers] if args.workers > 1 else [1]):
         with served(spec, args.in_process) as bundle:  # a fresh fleet each time: flaky tenants fail first again

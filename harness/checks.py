@@ -1,15 +1,52 @@
-"""How a check is declared: one decorator gives every check its id, title, why, source and severity."""
+"""How a check is declared, and how it reports what it proved.
+
+One decorator, :func:`check`, gives every check its stable id, title, why it matters, source, the
+requirements it verifies, its group (which is its pytest marker: ``-m exercise`` selects every
+exercising check), what it needs before it can run (a token, the API declared, test data...),
+and whether it writes or probes (one guard each, applied by the plugin, never by the check).
+
+Inside a check: pass by returning; fail with :class:`CheckFailed` (or ``assert``); warn or note
+through the ``verdict`` fixture (:class:`CheckContext`); raise :class:`Inconclusive` when the
+tenant's answer cannot decide the rule; ``pytest.skip`` when the check does not apply here.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, TypeVar
 
+import pytest
+
 from harness.catalog import Api
+from harness.actors import Category
 
 Severity = Literal["blocker", "critical", "normal", "minor", "trivial"]
-Category = Literal["tenant-configuration", "tenant-fault", "test-data", "harness-error"]
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The check groups, in the order a run runs them, with the name reports show.
+GROUPS: dict[str, str] = {
+    "preflight": "Preflight",
+    "discovery": "Discovery",
+    "auth": "Authorization",
+    "coverage": "API coverage",
+    "exercise": "API exercise",
+    "probing": "Probing",
+}
+
+# What a check may need before it runs. ``data:<key>`` needs test_data.<key> in the tenant file.
+REACHABLE = "reachable"            # the tenant answered the preflight
+SMART_CONFIGURATION = "smart-configuration"  # a usable smart-configuration document
+CAPABILITY = "capability"          # a usable CapabilityStatement for the check's FHIR version (or the API's)
+TOKEN_ENDPOINT = "token-endpoint"  # a token endpoint is known (discovery or the tenant file)
+TOKEN = "token"                    # the run obtained an access token
+DECLARED = "declared"              # the check's API is declared by the CapabilityStatement (not refused by it)
+NEEDS = frozenset({REACHABLE, SMART_CONFIGURATION, CAPABILITY, TOKEN_ENDPOINT, TOKEN, DECLARED})
+
+
+def data(key: str) -> str:
+    """A need for ``test_data.<key>`` in the tenant file."""
+    return f"data:{key}"
 
 
 @dataclass(frozen=True)
@@ -20,28 +57,72 @@ class CheckInfo:
     source: str
     source_url: str | None
     severity: Severity
+    group: str
     area: str
-    marker: str
     applies_to: Callable[[Api], bool] | None = None
     exercises: bool = False
+    needs: tuple[str, ...] = ()
+    writes: bool | Callable[[Api], bool] = False
+    probes: bool = False
+    negative: bool = False
+    required: bool = True
+    late: bool = False
+    production: bool = True
+    requirements: tuple[str, ...] = ()
+    origin: str = field(default="", compare=False)
+
+    @property
+    def marker(self) -> str:
+        return self.group
+
+    def writes_for(self, api: Api | None) -> bool:
+        if callable(self.writes):
+            return bool(api is not None and self.writes(api))
+        return bool(self.writes)
 
 
 REGISTRY: dict[str, CheckInfo] = {}
 
 
-def check(id: str, *, title: str, why: str, source: str, area: str, marker: str,
-          source_url: str | None = None, severity: Severity = "critical",
-          applies_to: Callable[[Api], bool] | None = None, exercises: bool = False) -> Callable[[F], F]:
-    """Register a check. ``applies_to`` makes it a per-API check, parametrized over the requested APIs
-    it accepts (the test function then takes an ``api`` argument). ``exercises`` marks the checks whose
-    outcome fills the coverage matrix's "exercised" column."""
+class DuplicateCheckId(ValueError):
+    """Two different checks declared the same id."""
+
+
+def check(id: str, *, title: str, why: str, source: str, group: str, source_url: str | None = None,
+          severity: Severity = "critical", area: str | None = None, applies_to: Callable[[Api], bool] | None = None,
+          exercises: bool = False, needs: tuple[str, ...] = (REACHABLE,),
+          writes: bool | Callable[[Api], bool] = False, probes: bool = False, negative: bool = False,
+          required: bool = True, late: bool = False, production: bool = True,
+          requirements: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Register a check.
+
+    ``applies_to`` makes it a per-API check, parametrized over the requested APIs it accepts (the
+    function then takes an ``api`` argument); ``exercises`` marks the checks whose outcome fills the
+    coverage matrix's "exercised" column. ``needs`` lists preconditions (see ``NEEDS`` and
+    :func:`data`): when one does not hold the check is blocked (naming the check that failed it) or
+    skipped, and never sends a request. ``writes`` (or a function of the API), ``probes`` and
+    ``negative`` put the check behind the plugin's guards: never in production, and only when the
+    tenant file allows it. ``required=False`` marks an advisory check whose absence does not make
+    the gate incomplete (a failure still fails it). ``late`` runs the check after every other one.
+    ``production=False`` keeps a check that only reads, but reads oddly (without a token, say), away
+    from production tenants.
+    """
+    if group not in GROUPS:
+        raise ValueError(f"check {id!r}: unknown group {group!r}; groups: {', '.join(GROUPS)}")
+    for need in needs:
+        if need not in NEEDS and not need.startswith("data:"):
+            raise ValueError(f"check {id!r}: unknown need {need!r}; needs: {', '.join(sorted(NEEDS))}, data:<key>")
 
     def decorate(fn: F) -> F:
+        origin = f"{fn.__module__}.{fn.__qualname__}"
+        same_function = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__qualname__}"
         info = CheckInfo(id=id, title=title, why=why, source=source, source_url=source_url, severity=severity,
-                         area=area, marker=marker, applies_to=applies_to, exercises=exercises)
+                         group=group, area=area or GROUPS[group], applies_to=applies_to, exercises=exercises,
+                         needs=tuple(needs), writes=writes, probes=probes, negative=negative, required=required,
+                         late=late, production=production, requirements=tuple(requirements), origin=origin)
         existing = REGISTRY.get(id)
-        if existing is not None and existing.title != title:
-            raise ValueError(f"check id {id!r} is registered twice")
+        if existing is not None and not existing.origin.endswith(same_function):
+            raise DuplicateCheckId(f"check id {id!r} is declared twice: by {existing.origin} and by {origin}")
         REGISTRY[id] = info
         fn.__check__ = info  # type: ignore[attr-defined]
         return fn
@@ -61,6 +142,21 @@ class CheckFailed(AssertionError):
         self.category = category
 
 
+class Inconclusive(pytest.skip.Exception):  # type: ignore[misc,name-defined]
+    """The tenant's answer cannot decide the rule (the message says why): neither passed nor failed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class Blocked(pytest.skip.Exception):  # type: ignore[misc,name-defined]
+    """A precondition failed: ``by`` is the check that failed it. Raised by the plugin, not by checks."""
+
+    def __init__(self, by: str, message: str) -> None:
+        super().__init__(message)
+        self.by = by
+
+
 @dataclass
 class CheckContext:
     """Given to a check as the ``verdict`` fixture: warnings, notes and evidence for the report."""
@@ -69,10 +165,12 @@ class CheckContext:
     notes: list[str] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)  # structured findings for the run's reports
+    shape: str | None = None
 
     def warn(self, message: str) -> None:
         """A recommendation not met or a quirk seen: shown in the report, never fails the gate."""
-        self.warnings.append(message)
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def note(self, message: str) -> None:
         self.notes.append(message)
@@ -83,8 +181,6 @@ class CheckContext:
     def record_shape(self, resources: list[Any]) -> None:
         """A fingerprint of the element paths the answer used, so that drift between runs shows up."""
         self.shape = shape_of(resources)
-
-    shape: str | None = None
 
 
 def _paths(node: Any, prefix: str, out: set[str]) -> None:
@@ -100,8 +196,6 @@ def _paths(node: Any, prefix: str, out: set[str]) -> None:
 
 def shape_of(resources: list[Any]) -> str | None:
     """sha256 (12 hex) of the sorted element paths of some resources, e.g. 'Patient.name.family'."""
-    import hashlib
-
     paths: set[str] = set()
     for resource in resources:
         if isinstance(resource, dict):

@@ -67,8 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("after", help="summary.json, or a report or cassette folder holding one")
 
     from harness.fleet.cli import add_fleet_parser
+    from harness.history.cli import add_history_option
 
-    add_fleet_parser(sub)
+    add_history_option(add_fleet_parser(sub))
+    add_history_option(run)
+    from harness.history.cli import add_history_parsers
+
+    add_history_parsers(sub)
 
     keys = sub.add_parser("keys", help="the app's signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -95,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "fleet":
             from harness.fleet.cli import command_fleet
 
-            return command_fleet(args)
+            return command_fleet(args, after=_fleet_history(args))
+        if args.command in ("history", "forecast"):
+            return args.handler(args)
     except HarnessError as exc:
         print(f"epic-harness: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -110,6 +117,28 @@ def command_run(args: argparse.Namespace) -> int:
         return run_several(args)
     args.tenant = args.tenant[0] if args.tenant else None
     return run_one(args)
+
+
+def _fleet_history(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Record a finished fleet run in the history and give fleet.html its over-time section."""
+    from harness.history import HistoryError
+    from harness.history.cli import history_target
+
+    target = history_target(args)
+    if target is None:
+        return None
+
+    def after(report: dict) -> tuple[list[str], str]:
+        from harness.history import fleet_history_section, record_fleet
+
+        try:
+            recorded = record_fleet(report, history=target)
+            return [f"history: fleet run {recorded.run_id} kept in {target}"], fleet_history_section(target)
+        except HistoryError as exc:
+            print(f"epic-harness fleet: the run was not recorded in the history: {exc}", file=sys.stderr)
+            return [], ""
+
+    return after
 
 
 def run_several(args: argparse.Namespace) -> int:
@@ -131,9 +160,11 @@ def run_several(args: argparse.Namespace) -> int:
         tenant_dir = root / names[index]
         argv = [sys.executable, "-m", "harness", "run", "--tenant", args.tenant[index], "--report-dir", str(tenant_dir),
                 "--mode", args.mode]
-        for option in ("policy", "baseline", "base_url"):
-            if getattr(args, option):
+        for option in ("policy", "baseline", "base_url", "history"):
+            if getattr(args, option, None):
                 argv += [f"--{option.replace('_', '-')}", getattr(args, option)]
+        if getattr(args, "no_history", False):
+            argv.append("--no-history")
         if args.allow_writes:
             argv.append("--allow-writes")
         if args.cassette_dir:
@@ -146,10 +177,14 @@ def run_several(args: argparse.Namespace) -> int:
 
     with ThreadPoolExecutor(max_workers=len(tenants)) as pool:
         outcomes = list(pool.map(child, range(len(tenants))))
-    verdict = {0: "gate passed", 1: "gate FAILED"}
+    verdict = {0: "gate PASSED", 1: "gate FAILED", 2: "configuration error", 3: "gate ERROR", 5: "gate INCOMPLETE"}
     for name, code, folder in outcomes:
         print(f"{name}: {verdict.get(code, f'error (exit {code})')}  {folder}")
-    return max(code for _, code, _ in outcomes)
+    codes = {code for _, code, _ in outcomes}
+    for worst in (1, 3, 2, 5, 0):  # a failure first, then an error, then what was not verified
+        if worst in codes:
+            return worst
+    return max(codes)
 
 
 def run_one(args: argparse.Namespace) -> int:
@@ -187,7 +222,7 @@ def run_one(args: argparse.Namespace) -> int:
         argv = [
             str(suites_dir()), "--tenant", str(tenant_file), "--report-dir", str(report_dir),
             "-p", "no:cacheprovider", "--rootdir", str(suites_dir().parent), "-c", os.devnull,
-            "-W", "ignore::pytest.PytestAssertRewriteWarning", "--assert=plain", "--tb=no", "-rN",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning", "--assert=plain",
         ]
         if base_url:
             argv += ["--base-url", base_url]
@@ -200,17 +235,22 @@ def run_one(args: argparse.Namespace) -> int:
             argv += ["--live-progress", "-p", "no:terminal"]
         else:
             argv.append("-q")
-        for option in ("policy", "baseline"):
-            if getattr(args, option):
-                argv += [f"--{option}", str(Path(getattr(args, option)).resolve())]
+        if args.policy:
+            argv += ["--policy", str(Path(args.policy).resolve())]
+        if args.baseline:
+            from harness.history.baseline import is_history_baseline
+
+            argv += ["--baseline", args.baseline if is_history_baseline(args.baseline) else str(Path(args.baseline).resolve())]
+        if getattr(args, "history", None):
+            argv += ["--history", args.history]
+        if getattr(args, "no_history", False):
+            argv.append("--no-history")
         if args.cassette_dir:
             argv += ["--cassette-dir", args.cassette_dir]
-        code = pytest.main(argv + pytest_args)
-    if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        return int(code)
-    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        print("epic-harness: no checks were selected", file=sys.stderr)
-    return EXIT_USAGE
+        code = int(pytest.main(argv + pytest_args))
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_USAGE
+    return code  # the gate's: 0 passed, 1 failed, 3 error, 5 incomplete
 
 
 def command_sandbox(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +86,7 @@ class Tenant:
     checks: CheckSettings
     file: Path | None = None
     cassettes: CassetteSettings = field(default_factory=CassetteSettings)
-    policy: Any = None  # harness.gate.GatePolicy
+    policy: Any = None  # harness.policy.GatePolicy
     client: ClientSettings = field(default_factory=ClientSettings)
     probing: ProbingSettings = field(default_factory=ProbingSettings)
 
@@ -106,6 +107,27 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+_PLACEHOLDER = re.compile(r"X{6,}|REPLACE[_ -]?ME|CHANGE[_ -]?ME|<[^>]+>|\.\.\.$", re.I)
+
+
+def _placeholder(value: Any, where: str) -> str | None:
+    """The field path of the first template placeholder left in ``value`` (e.g. 'eXXXXXXXXXXXX3')."""
+    if isinstance(value, str):
+        return where if _PLACEHOLDER.search(value) else None
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found = _placeholder(inner, f"{where}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, inner in enumerate(value):
+            found = _placeholder(inner, f"{where}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def check_url(url: Any, *, file: str | None, field: str) -> str:
@@ -317,6 +339,9 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     if unknown:
         raise ConfigError(f, sorted(unknown)[0], f"unknown field; known fields: {', '.join(sorted(_TOP_LEVEL))}")
     name = _str(data, "name", file=f, where="name")
+    if name and not _SLUG.match(name):
+        raise ConfigError(f, "name", f"{name!r} must be a short name of letters, digits, '.', '_' and '-' "
+                          f"(it names the report and cassette folders), e.g. \"acme-nonprod\"")
     environment = data.get("environment")
     if environment not in ENVIRONMENTS:
         raise ConfigError(f, "environment", f"must be \"production\" or \"non-production\", got {environment!r}")
@@ -325,16 +350,32 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     checks_table = data.get("checks", {})
     if not isinstance(checks_table, dict):
         raise ConfigError(f, "checks", "must be a table")
+    unknown_checks = set(checks_table) - {"negative_auth", "allow_writes", "page_size"}
+    if unknown_checks:
+        raise ConfigError(f, f"checks.{sorted(unknown_checks)[0]}",
+                          "unknown field; known fields: allow_writes, negative_auth, page_size")
     negative = checks_table.get("negative_auth", environment != "production")
     if not isinstance(negative, bool):
         raise ConfigError(f, "checks.negative_auth", "must be true or false")
+    if negative and environment == "production":
+        raise ConfigError(f, "checks.negative_auth", "negative auth checks are never sent to a production tenant "
+                          "(they send forged and replayed assertions to its token endpoint); remove the line")
+    file_writes = checks_table.get("allow_writes", False)
+    if not isinstance(file_writes, bool):
+        raise ConfigError(f, "checks.allow_writes", "must be true or false")
+    if file_writes and environment == "production":
+        raise ConfigError(f, "checks.allow_writes", "writes are never sent to a production tenant; remove the line")
     page_size = checks_table.get("page_size")
     if page_size is not None and (not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1):
         raise ConfigError(f, "checks.page_size", "must be a whole number of entries per page, at least 1")
     test_data = data.get("test_data", {})
     if not isinstance(test_data, dict):
         raise ConfigError(f, "test_data", "must be a table")
-    from harness.gate import parse_policy
+    placeholder = _placeholder(test_data, "test_data")
+    if placeholder:
+        raise ConfigError(f, placeholder, "is still the template's placeholder: give a value that exists in this "
+                          "environment, or remove the line (the checks that need it are then reported as not verified)")
+    from harness.policy import parse_policy
 
     requested = _load_requested(data.get("apis"), file=f)
     policy = parse_policy(data.get("gate"), file=f, known_apis={a.name for a in requested.apis},
@@ -351,7 +392,8 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
         auth=_load_auth(data.get("auth"), file=f, base=file.parent if file else None),
         requested=requested,
         test_data=test_data,
-        checks=CheckSettings(negative_auth=negative, allow_writes=allow_writes and environment != "production",
+        checks=CheckSettings(negative_auth=negative,
+                             allow_writes=(allow_writes or file_writes) and environment != "production",
                              page_size=page_size),
         file=file,
     )

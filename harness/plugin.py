@@ -1,6 +1,8 @@
-"""The pytest plugin: options, fixtures, parametrization from the catalog, and collecting results.
+"""The pytest plugin: options, fixtures and hooks wiring pytest to the run core (``harness.run``).
 
-It stays inert unless ``--tenant`` is given, so it does not disturb other pytest runs.
+It stays inert unless ``--tenant`` is given, so it does not disturb other pytest runs. With it, a
+conformance run is sequential (pytest-xdist is switched off: one tenant, one rate limit, one token)
+and pytest's own traceback output is replaced by the harness's report (``--harness-debug`` keeps it).
 """
 
 from __future__ import annotations
@@ -13,91 +15,33 @@ from typing import Any, Iterator
 import pytest
 
 from harness import __version__
+from harness.actors import token_refusal_actor
 from harness.auth import TokenProvider
 from harness.catalog import load_named_set, named_sets
-from harness.checks import CheckContext, CheckFailed, info_of
+from harness.checks import GROUPS, TOKEN, CheckContext, info_of
 from harness.client import TenantClient
 from harness.config import Tenant, load_tenant
-from harness.coverage import declared, granted
 from harness.discovery import Discovery
-from harness.errors import AuthError, ConfigError, HarnessError, OriginError, TenantError
-from harness.report.summary import print_coverage, write_summary_json, write_summary_md
-from harness.results import ApiRow, CheckResult, RunResults
+from harness.errors import ConfigError, HarnessError
+from harness.run import collect
+from harness.run.gate import GateInput, decide
+from harness.run.outcome import Outcome
+from harness.run.preconditions import Skip, guard
+from harness.run.results import RunResults
+from harness.run.state import RunState
 from harness.scopes import Grants
-from harness.scrub import SecretRegistry
-
-AREA_MARKERS = {
-    "discovery": "discovery documents: smart-configuration and CapabilityStatements",
-    "auth": "SMART Backend Services: the app's credentials and the token endpoint",
-    "coverage": "requested APIs declared and granted",
-    "exercise": "requested APIs called and their answers judged",
-    "probing": "property-based probing of search APIs with odd and hostile input",
-}
-
-
-class RunState:
-    """Everything one run shares: the tenant, its client, discovery and token, and the results."""
-
-    def __init__(self, tenant: Tenant, report_dir: Path) -> None:
-        self.tenant = tenant
-        self.report_dir = report_dir
-        self.secrets = SecretRegistry()
-        self.client = TenantClient(tenant, secrets=self.secrets)
-        self.discovery = Discovery(self.client, tenant)
-        self.started = datetime.now(timezone.utc)
-        self.monotonic_start = time.monotonic()
-        self.results: dict[str, CheckResult] = {}
-        self._provider: TokenProvider | None = None
-        self._grants: Grants | None = None
-        self.grants_error: str | None = None
-        self.client.use_tokens(self.token, lambda: self.token_provider.invalidate())
-        self.mode = "live"
-        self.progress: Any = None
-        self.policy = tenant.policy
-        self.baseline: dict[str, Any] | None = None
-        self.cassette_dir = Path("cassettes") / tenant.name
-        self.vcr: Any = None
-
-    def token(self) -> str:
-        """The run's access token; a refusal is remembered, so a broken tenant is asked once, not per check."""
-        if self.grants_error:
-            raise AuthError(f"no access token: {self.grants_error}")
-        try:
-            return self.token_provider.token()
-        except HarnessError as exc:
-            self.grants_error = str(exc)
-            raise
-
-    @property
-    def token_provider(self) -> TokenProvider:
-        if self._provider is None:
-            self._provider = TokenProvider(
-                self.tenant.auth, self.discovery.token_endpoint,
-                lambda url, form: self.client.post(url, data=form, auth=False, accept="application/json"),
-                self.secrets,
-            )
-        return self._provider
-
-    @property
-    def known_grants(self) -> Grants | None:
-        """The grants, if this run obtained a token (never asks for one)."""
-        return self._grants
-
-    @property
-    def token_requests(self) -> int:
-        return self._provider.requests_sent if self._provider else 0
-
-    def grants(self) -> Grants:
-        if self._grants is None:
-            self.token()
-            grant = self.token_provider.grant
-            self._grants = Grants.parse(grant.scope if grant and grant.scope else "")
-        return self._grants
-
 
 STATE = pytest.StashKey[RunState]()
 CONTEXT = pytest.StashKey[CheckContext]()
 LOG_START = pytest.StashKey[int]()
+RESULTS = pytest.StashKey[RunResults]()
+GROUP_ORDER = {name: i for i, name in enumerate(GROUPS)}
+
+
+
+
+
+_any_state: RunState | None = None  # for the hooks pytest gives no config (internal errors, collection reports)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -116,6 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--policy", metavar="FILE", help="gate policy file (TOML [gate]); overrides the tenant file's")
     group.addoption("--baseline", metavar="FILE", help="an accepted run's summary.json: only regressions fail the gate")
     group.addoption("--cassette-dir", metavar="DIR", help="cassette folder (default cassettes/<tenant name>)")
+    group.addoption("--harness-debug", action="store_true", help="keep pytest's own tracebacks (for developing checks)")
+    group.addoption("--history", metavar="PATH|URL", help="the run history (a SQLite file or a SQLAlchemy URL; default "
+                                                           "$EPIC_HARNESS_HISTORY or reports/history.sqlite)")
+    group.addoption("--no-history", action="store_true", help="do not keep this run in the history")
 
 
 def state_of(config: pytest.Config) -> RunState | None:
@@ -124,14 +72,19 @@ def state_of(config: pytest.Config) -> RunState | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    for name, doc in AREA_MARKERS.items():
-        config.addinivalue_line("markers", f"{name}: {doc}")
+    for name, title in GROUPS.items():
+        config.addinivalue_line("markers", f"{name}: {title} checks")
     for set_name in named_sets():
         for group in load_named_set(set_name).groups:
             config.addinivalue_line("markers", f"{group.marker}: API group {group.name}")
     tenant_file = config.getoption("--tenant", None)
     if not tenant_file:
         return
+    if getattr(config.option, "dist", "no") != "no" or getattr(config.option, "numprocesses", None):
+        config.option.dist, config.option.numprocesses, config.option.tx = "no", 0, []
+    if not config.getoption("--harness-debug"):  # tenant text in tracebacks is neither scrubbed nor escaped
+        config.option.tbstyle = "no"
+        config.option.reportchars = "N"
     try:
         tenant = load_tenant(tenant_file, base_url=config.getoption("--base-url"),
                              allow_writes=config.getoption("--allow-writes"))
@@ -141,47 +94,59 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{group.marker}: API group {group.name}")
     report_dir = Path(config.getoption("--report-dir") or
                       Path("reports") / datetime.now().strftime("%Y%m%d-%H%M%S"))
-    report_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        probe = report_dir / ".write-test"
+        probe.write_text("", "utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise pytest.UsageError(f"--report-dir {report_dir}: cannot write there: {exc.strerror or exc}") from None
     if not getattr(config.option, "allure_report_dir", None):
         config.option.allure_report_dir = str(report_dir / "allure-results")
         config.option.clean_alluredir = True
-    if not getattr(config.option, "xmlpath", None):
-        config.option.xmlpath = str(report_dir / "junit.xml")
-    state = RunState(tenant, report_dir)
     try:
-        from harness.drift import load_summary
-        from harness.gate import load_policy_file
+        from harness.policy import load_policy_file
 
+        policy = None
         if config.getoption("--policy"):
-            state.policy = load_policy_file(config.getoption("--policy"),
-                                            known_apis={a.name for a in tenant.requested.apis},
-                                            known_groups={g.name for g in tenant.requested.groups})
+            policy = load_policy_file(config.getoption("--policy"),
+                                      known_apis={a.name for a in tenant.requested.apis},
+                                      known_groups={g.name for g in tenant.requested.groups})
+        baseline = None
         if config.getoption("--baseline"):
-            state.baseline = load_summary(config.getoption("--baseline"))
-    except ConfigError as exc:
+            from harness.history.baseline import resolve_baseline
+
+            baseline = resolve_baseline(config.getoption("--baseline"), tenant=tenant.name,
+                                        history=config.getoption("--history"))
+    except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
-    state.mode = config.getoption("--cassette-mode")
-    state.cassette_dir = Path(config.getoption("--cassette-dir") or Path("cassettes") / tenant.name)
-    if state.mode != "live":
+    mode = config.getoption("--cassette-mode")
+    cassette_dir = Path(config.getoption("--cassette-dir") or Path("cassettes") / tenant.name)
+    state = RunState(tenant, report_dir, policy=policy, baseline=baseline, mode=mode, cassette_dir=cassette_dir)
+    if mode != "live":
+        from harness.cassette_files import prepare_recording
         from harness.cassettes import Pseudonymizer, make_vcr
 
-        if state.mode == "replay" and not (state.cassette_dir / "_session.yaml").is_file():
-            raise pytest.UsageError(f"--cassette-mode replay: no cassettes in {state.cassette_dir}; "
-                                    f"record them first with --cassette-mode record")
-        if state.mode == "record":
-            for old in state.cassette_dir.rglob("*.yaml"):
-                old.unlink()
+        if mode == "replay" and not (cassette_dir / "_session.yaml").is_file():
+            raise pytest.UsageError(f"--mode replay: no cassettes in {cassette_dir}; "
+                                    f"record them first with --mode record")
+        if mode == "record":
+            prepare_recording(cassette_dir)
         for secret in tenant.cassettes.secrets:
             state.secrets.add(secret)
         pseudonymizer = Pseudonymizer(tenant.cassettes.pseudonym_key) if tenant.cassettes.scrub_patient_data else None
-        state.vcr = make_vcr(state.mode, state.secrets, pseudonymizer)
+        state.vcr = make_vcr(mode, state.secrets, pseudonymizer)
     config.stash[STATE] = state
+    global _any_state
+    _any_state = state
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    global _any_state
     state = state_of(config)
     if state is not None:
         state.client.close()
+        _any_state = None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -196,30 +161,69 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("api", apis, ids=[a.slug for a in apis])
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = state_of(config)
+    keep = []
+    for item in items:
+        info = info_of(getattr(item, "function", None))
+        if info is None:
+            keep.append(item)
+            continue
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "api" in callspec.params and collect.api_param(item) is None:
+            continue  # a per-API check no requested API applies to: nothing to run
+        item.add_marker(info.marker)
+        api = collect.api_param(item)
+        if api is not None and state is not None:
+            item.add_marker(state.tenant.requested.group_of[api.name].marker)
+        keep.append(item)
+    if state is not None:
+        def order(item: pytest.Item) -> tuple[int, int]:
+            info = info_of(getattr(item, "function", None))
+            if info is None:
+                return (len(GROUP_ORDER), 0)
+            return (int(info.late), GROUP_ORDER.get(info.group, len(GROUP_ORDER)))
+
+        keep.sort(key=order)  # stable: within a group, the order of definition
+    items[:] = keep
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if not items:
+        return
+    state = state_of(items[0].config)
+    if state is None:
+        return
+    for item in items:
+        info = info_of(getattr(item, "function", None))
+        if info is not None:
+            state.results[item.nodeid] = collect.make_result(
+                item, info, state, Outcome.SKIPPED, "deselected: not selected by -m or -k in this run")
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     state = state_of(session.config)
-    if state is not None and session.config.getoption("--live-progress"):
+    if state is None:
+        return
+    state.collected = len(session.items)
+    if session.config.getoption("--live-progress"):
         from harness.report.progress import LiveProgress
 
         state.progress = LiveProgress()
         state.progress.start(len(session.items))
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    state = state_of(config)
-    for item in items:
-        info = info_of(getattr(item, "function", None))
-        if info is None:
-            continue
-        item.add_marker(info.marker)
-        api = _api_of(item)
-        if api is not None and state is not None:
-            item.add_marker(state.tenant.requested.group_of[api.name].marker)
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    state = _any_state
+    if report.failed and state is not None and state.crashed is None:
+            state.crashed = f"collecting {report.nodeid or 'the checks'} failed: {str(report.longrepr)[-300:]}"
 
 
-def _api_of(item: pytest.Item) -> Any:
-    callspec = getattr(item, "callspec", None)
-    return callspec.params.get("api") if callspec else None
+def pytest_internalerror(excrepr: Any, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    state = _any_state
+    if state is not None and state.crashed is None:
+        state.crashed = f"internal error: {excinfo.type.__name__}: {excinfo.value}"
 
 
 # -- fixtures ---------------------------------------------------------------------------------
@@ -229,6 +233,11 @@ def _state(request: pytest.FixtureRequest) -> RunState:
     if state is None:
         raise pytest.UsageError("the conformance checks need --tenant FILE (or run them with `epic-harness run`)")
     return state
+
+
+@pytest.fixture(scope="session")
+def run_state(request: pytest.FixtureRequest) -> RunState:
+    return _state(request)
 
 
 @pytest.fixture(scope="session")
@@ -269,25 +278,33 @@ def verdict(request: pytest.FixtureRequest) -> CheckContext:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _session_cassette(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Record or replay what the whole run shares: discovery documents and the token."""
+def _preflight(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Reachability, discovery and the token, once, before any check (recorded in ``_session.yaml``)."""
     state = state_of(request.config)
-    if state is None or state.vcr is None:
+    if state is None:
         yield
         return
-    with state.vcr.use_cassette(str(state.cassette_dir / "_session.yaml")):
-        try:
-            state.discovery.smart_configuration
-            for version in state.discovery.versions:
-                state.discovery.capability(version)
-            state.grants()
-        except Exception:  # a refusal is itself recorded; the checks report it
-            pass
+    tenant = state.tenant
+    infos = [info for info in (info_of(getattr(item, "function", None)) for item in request.session.items) if info]
+    negative = not tenant.is_production and tenant.checks.negative_auth and any(i.negative for i in infos)
+    wants_token = any(TOKEN in i.needs for i in infos)
+
+    def establish() -> None:
+        state.run_preflight(wants_token=wants_token)
+        if negative:
+            state.token_control()
+
+    if state.vcr is None:
+        establish()
+    else:
+        with state.vcr.use_cassette(str(state.cassette_dir / "_session.yaml")):
+            establish()
+    state.preflight_log_end = len(state.client.log)
     yield
 
 
 @pytest.fixture(autouse=True)
-def _check_cassette(request: pytest.FixtureRequest) -> Iterator[None]:
+def _check_cassette(request: pytest.FixtureRequest, _preflight: None) -> Iterator[None]:
     state = state_of(request.config)
     if state is None or state.vcr is None or info_of(getattr(request.node, "function", None)) is None:
         yield
@@ -299,7 +316,8 @@ def _check_cassette(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _check_report(request: pytest.FixtureRequest) -> Iterator[None]:
+def _check_guard(request: pytest.FixtureRequest, _preflight: None) -> Iterator[None]:
+    """Labels the check for Allure, then applies its guards and needs before it sends anything."""
     info = info_of(getattr(request.node, "function", None))
     state = state_of(request.config)
     if info is None or state is None:
@@ -307,13 +325,15 @@ def _check_report(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     from harness.report import allure_labels
 
-    api = _api_of(request.node)
+    api = collect.api_param(request.node)
     group = state.tenant.requested.group_of[api.name].name if api is not None else None
     allure_labels.label_test(info, api, group, request.node.nodeid)
     request.node.stash[LOG_START] = len(state.client.log)
     budget = state.tenant.client.run_timeout
     if time.monotonic() - state.monotonic_start > budget:
-        pytest.skip(f"the run's time budget ({budget:g} s, client.run_timeout) is spent")
+        raise Skip(f"the run's time budget ({budget:g} s, client.run_timeout) is spent")
+    callspec = getattr(request.node, "callspec", None)
+    guard(info, state, api, dict(callspec.params) if callspec else {})
     yield
 
 
@@ -327,39 +347,34 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         if state is not None and LOG_START in item.stash:
             from harness.report import allure_labels
 
-            allure_labels.attach_evidence(state.client.log[item.stash[LOG_START]:], item.stash.get(CONTEXT, None))
+            info = info_of(getattr(item, "function", None))
+            shared = _preflight_evidence(state, info, item) if info is not None else []
+            allure_labels.attach_evidence(shared + state.client.log[item.stash[LOG_START]:],
+                                          item.stash.get(CONTEXT, None))
 
 
-# -- results ----------------------------------------------------------------------------------
+def _preflight_evidence(state: RunState, info: Any, item: pytest.Item) -> list[Any]:
+    """The exchanges of the preflight a check judged: discovery documents, or the token request."""
+    log = state.client.log[:state.preflight_log_end]
+    if info.group in ("preflight", "discovery", "coverage"):
+        api = collect.api_param(item)
+        callspec = getattr(item, "callspec", None)
+        version = (api.version if api is not None else None) or (callspec.params.get("fhir_version") if callspec else None)
+        wanted = [e for e in log if e.method == "GET"]
+        if version:
+            wanted = [e for e in wanted if f"/{version}/metadata" in e.url or
+                      (info.group != "coverage" and "smart-configuration" in e.url)]
+        return wanted
+    if info.id in ("auth.token.issued", "auth.token.response", "auth.token.scopes-parse"):
+        return [e for e in log if e.method == "POST"]
+    return []
 
-def _message_of(report: pytest.TestReport) -> str:
+
+def _skip_message(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     if isinstance(longrepr, tuple):  # skipped: (file, line, reason)
         return str(longrepr[2]).removeprefix("Skipped: ")
-    return str(getattr(longrepr, "reprcrash", None) and longrepr.reprcrash.message or longrepr or "")
-
-
-def _classify(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[str, str, str | None]:
-    """(outcome, message, category) of a check that did not pass."""
-    if excinfo is None:
-        return "failed", "", None
-    exc = excinfo.value
-    if isinstance(exc, CheckFailed):
-        return "failed", str(exc), exc.category
-    if isinstance(exc, AuthError):
-        return "failed", str(exc), exc.category
-    if isinstance(exc, TenantError):
-        return "failed", str(exc), exc.category
-    if isinstance(exc, OriginError):
-        return "failed", str(exc), "tenant-configuration"
-    from harness.cassettes import is_missing_recording, missing_recording_message
-
-    if is_missing_recording(exc):
-        return "broken", missing_recording_message(exc, Path("cassettes")), "harness-error"
-    if isinstance(exc, AssertionError):
-        text = str(exc).split("\nassert ")[0].strip() or "assertion failed"
-        return "failed", text, "tenant-configuration"
-    return "broken", f"harness error: {exc.__class__.__name__}: {exc}", "harness-error"
+    return str(longrepr or "")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -373,96 +388,88 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     if not final:
         return report
     context = item.stash.get(CONTEXT, None) or CheckContext()
-    category = None
+    category = blocked_by = None
     if report.passed:
-        outcome, message = ("warning", "; ".join(context.warnings)) if context.warnings else ("passed", "")
-    elif report.skipped:
-        outcome, message = "skipped", _message_of(report)
+        outcome, message = (Outcome.WARNING, "; ".join(context.warnings)) if context.warnings else (Outcome.PASSED, "")
     else:
-        outcome, message, category = _classify(call.excinfo)
-    api = _api_of(item)
-    callspec = getattr(item, "callspec", None)
-    extras = [str(getattr(v, "id", v)) for k, v in (callspec.params.items() if callspec else ()) if k != "api"]
-    suffix = ", ".join(([api.name] if api is not None else []) + extras) or None
-    result = CheckResult(
-        id=f"{info.id}[{suffix}]" if suffix else info.id,
-        check_id=info.id, title=info.title, why=info.why, source=info.source, source_url=info.source_url,
-        severity=info.severity, area=info.area, outcome=outcome, message=message,  # type: ignore[arg-type]
-        api=api.name if api is not None else None,
-        group=state.tenant.requested.group_of[api.name].name if api is not None else None,
-        category=category, warnings=list(context.warnings), notes=list(context.notes),
-        duration_s=round(report.duration, 3), shape=context.shape, data=dict(context.data),
-    )
+        outcome, message, category, blocked_by = collect.classify(call.excinfo.value if call.excinfo else None)
+        if report.skipped and not message:
+            message = _skip_message(report)
+    result = collect.make_result(item, info, state, outcome, message, category=category, blocked_by=blocked_by,
+                                 duration=report.duration, context=context)
     state.results[item.nodeid] = result
     if state.progress is not None:
-        state.progress.advance(f"{result.group or result.area} › {result.api or result.title}", outcome)
+        state.progress.advance(f"{result.group or result.area} › {result.api or result.title}", outcome.value)
     return report
 
 
-def _accept_quirks(checks: list[CheckResult], state: RunState) -> None:
-    if state.policy is None:
+def _accept_quirks(results: list, state: RunState) -> None:
+    policy = state.policy
+    if policy is None:
         return
-    for check in checks:
-        if check.outcome == "warning" and all(state.policy.accepts(w) for w in check.warnings):
-            check.outcome = "passed"
+    for check in results:
+        if check.outcome is Outcome.WARNING and all(policy.accepts(w) for w in check.warnings):
+            check.outcome = Outcome.PASSED
             check.notes += [f"accepted quirk: {w}" for w in check.warnings]
             check.warnings = []
             check.message = ""
 
 
-def build_results(state: RunState) -> RunResults:
-    from harness.gate import GateInput, GatePolicy, compute
+def _root_failures(state: RunState, checks: list) -> list:
+    """A failed precondition whose own check did not run (deselected, say) is still the run's failure."""
+    from harness.checks import REGISTRY
+    from harness.run.results import CheckResult
+
+    present = {c.id for c in checks if not c.message.startswith("deselected")}
+    missing: dict[str, str] = {}
+    for c in checks:
+        if c.outcome is Outcome.BLOCKED and c.blocked_by and c.blocked_by not in present:
+            missing.setdefault(c.blocked_by, c.message)
+    out = []
+    for check_id, reason in missing.items():
+        base = check_id.split("[", 1)[0]
+        info = REGISTRY.get(base)
+        if info is None:
+            continue
+        category = "tenant-fault" if base == "preflight.reachable" else (
+            token_refusal_actor(state.preflight.token_error_code) if base == "auth.token.issued"
+            else "tenant-configuration")
+        out.append(CheckResult(id=check_id, check_id=base, title=info.title, why=info.why, source=info.source,
+                               source_url=info.source_url, severity=info.severity, area=info.area,
+                               outcome=Outcome.FAILED, message=f"{reason} (established by the preflight)",
+                               category=category, check_group=info.group, required=info.required,
+                               requirements=info.requirements))
+    present_ids = {c.id for c in out}
+    kept = [c for c in checks if not (c.id in present_ids and c.message.startswith("deselected"))]
+    checks[:] = kept
+    return out
+
+
+def build_results(state: RunState, crashed: str | None = None) -> RunResults:
+    from harness.checks import REGISTRY
+    from harness.policy import GatePolicy
 
     checks = list(state.results.values())
+    checks += _root_failures(state, checks)
     _accept_quirks(checks, state)
-    per_api: dict[str, list[CheckResult]] = {}
-    from harness.checks import REGISTRY
-
-    for c in checks:
-        if c.api and REGISTRY.get(c.check_id, None) and REGISTRY[c.check_id].exercises:
-            per_api.setdefault(c.api, []).append(c)
-    grants = state.known_grants
-    why_no_grants = f"no token: {state.grants_error}" if state.grants_error else "no token was requested in this run"
-    rows = []
-    for api in state.tenant.requested.apis:
-        cap_doc = state.discovery.fetched(api.version) if api.version else None
-        cap = cap_doc.body if cap_doc else None
-        d = declared(api, cap) if (cap_doc is not None or not api.is_fhir) else declared(api, None)
-        if cap_doc is None and api.is_fhir:
-            d = type(d)(None, f"the {api.version} CapabilityStatement was not fetched in this run")
-        g = granted(api, grants, why_no_grants)
-        exercised = _combine([c.outcome for c in per_api.get(api.name, [])])
-        detail = {"declared": d.detail, "granted": g.detail}
-        if per_api.get(api.name):
-            detail["exercised"] = "; ".join(c.message for c in per_api[api.name] if c.message)
-        shapes = sorted({c.shape for c in per_api.get(api.name, []) if c.shape})
-        rows.append(ApiRow(name=api.name, group=state.tenant.requested.group_of[api.name].name,
-                           version=api.version, declared=d.value, granted=g.value, exercised=exercised,
-                           detail=detail, shape="+".join(shapes) or None))
+    exercising = {cid for cid, info in REGISTRY.items() if info.exercises}
+    rows = collect.api_rows(state, checks, exercising)
+    software = None
+    for version in state.discovery.versions:
+        doc = state.discovery.fetched(version)
+        sw = (doc.body or {}).get("software") if doc else None
+        if isinstance(sw, dict) and isinstance(sw.get("name"), str):
+            software = sw["name"]
+            break
+    gate = decide(GateInput(checks, rows, state.policy or GatePolicy(), state.baseline, crashed))
     return RunResults(
         tenant=state.tenant.name, environment=state.tenant.environment, base_url=state.tenant.base_url,
         harness_version=__version__, started=state.started.isoformat(timespec="seconds"),
         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         software_version=state.discovery.software_version, fhir_versions=list(state.discovery.versions),
-        requested_set=state.tenant.requested.name, checks=checks, apis=rows,
-        gate=compute(GateInput(checks, rows, state.policy or GatePolicy(), state.baseline)),
-        stats={"requests_sent": state.client.requests_sent,
-               "token_requests": state.token_requests,
-               "retries": state.client.retries, "throttled_429": state.client.throttled, "retry_wait_s": round(state.client.retry_wait, 2),
-               "rate_limit_wait_s": round(state.client.limiter.waited, 2),
-               "rate_limit_per_s": state.tenant.client.rate_per_second,
-               "requests_window_s": round((state.client.last_done or 0) - (state.client.first_sent or 0), 2)},
+        requested_set=state.tenant.requested.name, checks=checks, apis=rows, gate=gate,
+        stats=collect.stats(state), software_name=software, error=crashed,
     )
-
-
-def _combine(outcomes: list[str]) -> Any:
-    for worst in ("broken", "failed", "warning", "passed", "skipped"):
-        if worst in outcomes:
-            return worst
-    return None
-
-
-RESULTS = pytest.StashKey[RunResults]()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -471,49 +478,54 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if state.progress is not None:
         state.progress.stop()
-    results = build_results(state)
-    session.config.stash[RESULTS] = results
-    write_summary_json(results, state.report_dir / "summary.json")
-    write_summary_md(results, state.report_dir / "summary.md")
-    from harness.report.allure_files import write_run_files
-    from harness.report.html import write_summary_html
+    crashed = state.crashed
+    if crashed is None and exitstatus == pytest.ExitCode.INTERRUPTED:
+        crashed = "interrupted before every check ran"
+    elif crashed is None and exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        crashed = "an internal error stopped the run"
+    results = build_results(state, crashed)
+    from harness.report.writers import WriteContext, write_all
 
-    sds = next((c.data["sds"] for c in results.checks if c.data.get("sds")), None)
-    write_summary_html(results, state.report_dir / "summary.html", sds)
     allure_dir = getattr(session.config.option, "allure_report_dir", None)
-    if allure_dir:
-        write_run_files(results, Path(allure_dir), {n: r.category for n, r in state.results.items()})
+    clean, errors = write_all(results, WriteContext(report_dir=state.report_dir, secrets=state.secrets,
+                                                    allure_dir=Path(allure_dir) if allure_dir else None,
+                                                    mode=state.mode, cassette_dir=state.cassette_dir))
     if state.mode == "record":
-        write_summary_json(results, state.cassette_dir / "summary.json")
-    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        session.exitstatus = results.gate.exit_code
+        from harness.cassette_files import finish_recording
+
+        finish_recording(state.cassette_dir)
+    session.config.stash[RESULTS] = clean
+    if not session.config.getoption("--no-history"):
+        from harness.history import HistoryError, record_run
+
+        try:
+            record_run(clean.as_dict(), history=session.config.getoption("--history"))
+        except HistoryError as exc:
+            errors.append(f"the history: {exc}")
+    state.writer_errors = errors  # type: ignore[attr-defined]
+    session.exitstatus = clean.gate.exit_code
     if session.config.pluginmanager.get_plugin("terminalreporter") is None:
         from rich.console import Console
 
-        _print_outcome(results, state, Console())
+        _print(clean, state, Console(highlight=False))
 
 
-def _print_outcome(results: RunResults, state: RunState, console: Any) -> None:
-    print_coverage(results, console)
-    for check in results.checks:
-        if check.outcome in ("failed", "broken"):
-            console.print(f"[red]{check.outcome}[/] {check.id}: {check.message}", markup=True, highlight=False)
-    stats = results.stats
-    console.print(f"requests: {stats.get('requests_sent')} sent, {stats.get('retries')} retried "
-                  f"({stats.get('retry_wait_s')} s waited), {stats.get('rate_limit_wait_s')} s waited for the "
-                  f"rate limit of {stats.get('rate_limit_per_s'):g}/s, {stats.get('token_requests')} token request(s)")
-    console.print(f"reports: {state.report_dir}")
+def _print(results: RunResults, state: RunState, console: Any) -> None:
+    from harness.report.terminal import print_outcome
+
+    print_outcome(results, console, state.report_dir)
+    for error in getattr(state, "writer_errors", []):
+        console.print(f"could not write {error}", markup=False, highlight=False)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     results = config.stash.get(RESULTS, None)
-    if results is None:
+    state = state_of(config)
+    if results is None or state is None:
         return
     from rich.console import Console
 
     console = Console(file=terminalreporter._tw._file, width=max(terminalreporter._tw.fullwidth, 100),
-                      force_terminal=False, no_color=not terminalreporter._tw.hasmarkup)
+                      force_terminal=False, no_color=not terminalreporter._tw.hasmarkup, highlight=False)
     console.print()
-    state = state_of(config)
-    if state is not None:
-        _print_outcome(results, state, console)
+    _print(results, state, console)

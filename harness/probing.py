@@ -83,5 +83,6 @@ def cases(params: dict[str, str], base: dict[str, str]) -> st.SearchStrategy[Pro
 
 
 def curl(url: str, case: ProbeCase) -> str:
-    """A copy-paste reproduction; the token is a placeholder, never the real one."""
-    return f"curl -H 'Accept: application/fhir+json' -H 'Authorization: Bearer $TOKEN' {shlex.quote(url + '?' + urlencode(case.params))}"
+    """A copy-paste reproduction: ``$TOKEN`` is expanded by the shell from the user's own variable (never the real token)."""
+    return (f"curl -H 'Accept: application/fhir+json' -H \"Authorization: Bearer $TOKEN\" "
+            f"{shlex.quote(url + '?' + urlencode(case.params))}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,12 +81,45 @@ def validate(resource: Any, version: str, what: str) -> None:
                           category="tenant-fault")
 
 
-def judge_search(api: Api, result: SearchResult, verdict: CheckContext) -> None:
+_NOT_AUTHORIZED_FOR = re.compile(r"not authorized for\s+([A-Za-z]+)\s+-\s+(.+?)(?:\.\s|\.$|$)", re.I)
+
+
+def withheld_contexts(outcomes: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """From Epic 59204 outcome texts: the (resource, context) each names, and the texts naming none."""
+    named: list[tuple[str, str]] = []
+    unreadable: list[str] = []
+    for code, text in outcomes:
+        if code != NOT_AUTHORIZED:
+            continue
+        match = _NOT_AUTHORIZED_FOR.search(text or "")
+        if match:
+            named.append((match.group(1), match.group(2).strip()))
+        else:
+            unreadable.append(text or "no diagnostics")
+    return named, unreadable
+
+
+def judge_search(api: Api, result: SearchResult, verdict: CheckContext, requested: tuple[Api, ...] = ()) -> None:
+    """A 59204 names the context it withheld: only a context the app requested for this API fails it."""
     codes = {code for code, _ in result.outcomes}
-    if NOT_AUTHORIZED in codes:
-        text = next(t for c, t in result.outcomes if c == NOT_AUTHORIZED)
-        raise CheckFailed(f"Epic 59204: {text or 'client not authorized'}: the ({api.context or api.resource}) "
-                          f"context is not granted to the client", category="tenant-configuration")
+    named, unreadable = withheld_contexts(result.outcomes)
+    mine = (api.context or "").lower()
+    for resource, context in named:
+        if resource.lower() == str(api.resource).lower() and context.lower() == mine:
+            raise CheckFailed(f"Epic 59204: the ({api.context}) context of {api.resource} is withheld from the client "
+                              f"(\"Client not authorized for {resource} - {context}\"): the customer's Epic team must "
+                              f"grant the {api.name} API to the app", category="tenant-configuration")
+    for resource, context in named:
+        also = [a.name for a in requested if a.resource == resource and (a.context or "").lower() == context.lower()
+                and a.name != api.name]
+        if also:
+            verdict.note(f"Epic 59204 withheld {resource} - {context}, which the app requests as {also[0]}: "
+                         f"that API's own check judges it")
+        else:
+            verdict.note(f"Epic 59204 withheld {resource} - {context}, a context the app does not request "
+                         f"(normal for a client granted only the contexts it asked for)")
+    for text in unreadable:
+        verdict.warn(f"Epic 59204 without a context this harness can read: {text[:160]}")
     if result.problems:
         raise CheckFailed("; ".join(result.problems[:3]), category="tenant-fault")
     for quirk in result.quirks:

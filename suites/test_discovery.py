@@ -9,31 +9,31 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from harness.checks import CheckContext, CheckFailed, check
-from harness.config import is_loopback
+from harness.checks import CAPABILITY, REACHABLE, SMART_CONFIGURATION, CheckContext, CheckFailed, check
+from harness.client import origin_of
+from harness.config import Tenant, is_loopback
 from harness.discovery import Discovery, FetchedDocument, oauth_uris
+from harness.run.state import RunState
 from suites.sources import (
     EPIC_OAUTH, EPIC_OAUTH_URL, FHIR_CAPABILITY, FHIR_CAPABILITY_URL, SMART_ASYMMETRIC, SMART_ASYMMETRIC_URL,
     SMART_CONFORMANCE, SMART_CONFORMANCE_URL,
 )
 
-AREA = "Discovery"
 FHIR_VERSION_PREFIX = {"R4": "4.0.", "STU3": "3.0.", "DSTU2": "1.0."}
 RESOURCE_TYPE = {"R4": "CapabilityStatement", "STU3": "CapabilityStatement", "DSTU2": "Conformance"}
 
 
 def smart(discovery: Discovery) -> dict:
-    doc = discovery.smart_configuration
-    if doc.body is None:
-        raise CheckFailed(f"smart-configuration is not usable: {doc.error}", category="tenant-configuration")
-    return doc.body
+    """The smart-configuration body (checks that read it need SMART_CONFIGURATION, so it is usable)."""
+    body = discovery.smart_configuration.body
+    assert body is not None
+    return body
 
 
 def capability(discovery: Discovery, version: str) -> dict:
-    doc = discovery.capability(version)
-    if doc.body is None:
-        raise CheckFailed(f"{doc.name} is not usable: {doc.error}", category="tenant-configuration")
-    return doc.body
+    body = discovery.capability(version).body
+    assert body is not None
+    return body
 
 
 def _is_json(doc: FetchedDocument, *types: str) -> bool:
@@ -43,8 +43,8 @@ def _is_json(doc: FetchedDocument, *types: str) -> bool:
 
 @check("discovery.smart-configuration.served", title="smart-configuration is served as JSON",
        why="A backend app finds the token endpoint here; Epic serves it from August 2021 on every FHIR base.",
-       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, area=AREA, marker="discovery",
-       severity="blocker")
+       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, group="discovery", severity="blocker",
+       needs=(REACHABLE,))
 def test_smart_configuration_served(discovery: Discovery) -> None:
     doc = discovery.smart_configuration
     if doc.body is None:
@@ -55,8 +55,7 @@ def test_smart_configuration_served(discovery: Discovery) -> None:
 
 @check("discovery.smart-configuration.token-endpoint", title="smart-configuration names an absolute token endpoint",
        why="Without token_endpoint the app cannot obtain an access token, and the assertion's aud must equal it.",
-       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, area=AREA, marker="discovery",
-       severity="blocker")
+       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, group="discovery", severity="blocker", needs=(SMART_CONFIGURATION,))
 def test_token_endpoint(discovery: Discovery) -> None:
     url = smart(discovery).get("token_endpoint")
     if not isinstance(url, str) or not url:
@@ -68,7 +67,7 @@ def test_token_endpoint(discovery: Discovery) -> None:
 
 @check("discovery.smart-configuration.client-credentials", title="smart-configuration offers the client_credentials grant",
        why="SMART Backend Services is the client_credentials grant; grant_types_supported is REQUIRED and must list it.",
-       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, area=AREA, marker="discovery")
+       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, group="discovery", needs=(SMART_CONFIGURATION,))
 def test_client_credentials(discovery: Discovery) -> None:
     grants = smart(discovery).get("grant_types_supported")
     if not isinstance(grants, list):
@@ -79,7 +78,7 @@ def test_client_credentials(discovery: Discovery) -> None:
 
 @check("discovery.smart-configuration.capabilities", title="smart-configuration lists capabilities, incl. asymmetric client auth",
        why="capabilities is REQUIRED; client-confidential-asymmetric says the server takes signed JWT assertions.",
-       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, area=AREA, marker="discovery", severity="normal")
+       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, group="discovery", severity="normal", needs=(SMART_CONFIGURATION,))
 def test_capabilities(discovery: Discovery, verdict: CheckContext) -> None:
     capabilities = smart(discovery).get("capabilities")
     if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
@@ -90,7 +89,7 @@ def test_capabilities(discovery: Discovery, verdict: CheckContext) -> None:
 
 @check("discovery.smart-configuration.private-key-jwt", title="smart-configuration offers private_key_jwt client authentication",
        why="The app authenticates with a signed JWT (private_key_jwt); a tenant that lists other methods only will refuse it.",
-       source=SMART_ASYMMETRIC, source_url=SMART_ASYMMETRIC_URL, area=AREA, marker="discovery")
+       source=SMART_ASYMMETRIC, source_url=SMART_ASYMMETRIC_URL, group="discovery", needs=(SMART_CONFIGURATION,))
 def test_private_key_jwt(discovery: Discovery, verdict: CheckContext) -> None:
     methods = smart(discovery).get("token_endpoint_auth_methods_supported")
     if methods is None:
@@ -102,7 +101,7 @@ def test_private_key_jwt(discovery: Discovery, verdict: CheckContext) -> None:
 
 @check("discovery.smart-configuration.signing-algorithms", title="smart-configuration signing algorithms include RS384 or ES384",
        why="SMART servers validate RS384 or ES384 assertions; a list without either means the app's JWT is refused.",
-       source=SMART_ASYMMETRIC, source_url=SMART_ASYMMETRIC_URL, area=AREA, marker="discovery", severity="normal")
+       source=SMART_ASYMMETRIC, source_url=SMART_ASYMMETRIC_URL, group="discovery", severity="normal", needs=(SMART_CONFIGURATION,))
 def test_signing_algorithms(discovery: Discovery, verdict: CheckContext) -> None:
     algs = smart(discovery).get("token_endpoint_auth_signing_alg_values_supported")
     if algs is None:
@@ -114,7 +113,7 @@ def test_signing_algorithms(discovery: Discovery, verdict: CheckContext) -> None
 
 @check("discovery.smart-configuration.scopes-supported", title="smart-configuration lists scopes_supported",
        why="scopes_supported is RECOMMENDED; Epic lists no resource scopes there, so grants are read from the token.",
-       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, area=AREA, marker="discovery", severity="minor")
+       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, group="discovery", severity="minor", needs=(SMART_CONFIGURATION,))
 def test_scopes_supported(discovery: Discovery, verdict: CheckContext) -> None:
     scopes = smart(discovery).get("scopes_supported")
     if scopes is None:
@@ -125,7 +124,7 @@ def test_scopes_supported(discovery: Discovery, verdict: CheckContext) -> None:
 
 @check("discovery.smart-configuration.pkce", title="smart-configuration never offers PKCE 'plain'",
        why="code_challenge_methods_supported is REQUIRED by SMART 2 and must list S256 and never plain.",
-       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, area=AREA, marker="discovery", severity="minor")
+       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, group="discovery", severity="minor", needs=(SMART_CONFIGURATION,))
 def test_pkce(discovery: Discovery, verdict: CheckContext) -> None:
     methods = smart(discovery).get("code_challenge_methods_supported")
     if methods is None:
@@ -139,7 +138,8 @@ def test_pkce(discovery: Discovery, verdict: CheckContext) -> None:
 
 @check("discovery.metadata.served", title="/metadata is served as FHIR JSON when asked",
        why="Epic answers XML unless Accept asks for JSON; the app's every request depends on JSON negotiation.",
-       source=FHIR_CAPABILITY, source_url=FHIR_CAPABILITY_URL, area=AREA, marker="discovery", severity="blocker")
+       source=FHIR_CAPABILITY, source_url=FHIR_CAPABILITY_URL, group="discovery", severity="blocker",
+       needs=(REACHABLE,))
 def test_metadata_served(discovery: Discovery, fhir_version: str) -> None:
     doc = discovery.capability(fhir_version)
     if doc.body is None:
@@ -153,7 +153,7 @@ def test_metadata_served(discovery: Discovery, fhir_version: str) -> None:
 
 @check("discovery.metadata.fhir-version", title="each FHIR base reports its own FHIR version",
        why="A base that reports another version serves resources the app's parser will misread.",
-       source=FHIR_CAPABILITY, source_url=FHIR_CAPABILITY_URL, area=AREA, marker="discovery")
+       source=FHIR_CAPABILITY, source_url=FHIR_CAPABILITY_URL, group="discovery", needs=(CAPABILITY,))
 def test_fhir_version(discovery: Discovery, fhir_version: str, verdict: CheckContext) -> None:
     reported = capability(discovery, fhir_version).get("fhirVersion")
     prefix = FHIR_VERSION_PREFIX[fhir_version]
@@ -165,7 +165,7 @@ def test_fhir_version(discovery: Discovery, fhir_version: str, verdict: CheckCon
 
 @check("discovery.metadata.json-format", title="CapabilityStatement lists JSON among its formats",
        why="format declares the wire formats; the app speaks JSON only.",
-       source=FHIR_CAPABILITY, source_url=FHIR_CAPABILITY_URL, area=AREA, marker="discovery", severity="normal")
+       source=FHIR_CAPABILITY, source_url=FHIR_CAPABILITY_URL, group="discovery", severity="normal", needs=(CAPABILITY,))
 def test_json_format(discovery: Discovery, fhir_version: str) -> None:
     formats = capability(discovery, fhir_version).get("format") or []
     if not any(f in ("json", "application/json", "application/fhir+json", "application/json+fhir") for f in formats):
@@ -174,7 +174,7 @@ def test_json_format(discovery: Discovery, fhir_version: str) -> None:
 
 @check("discovery.metadata.oauth-uris", title="CapabilityStatement's oauth-uris token URL matches smart-configuration",
        why="Two discovery documents naming different token endpoints leave the app signing for the wrong aud.",
-       source=EPIC_OAUTH, source_url=EPIC_OAUTH_URL, area=AREA, marker="discovery", severity="normal")
+       source=EPIC_OAUTH, source_url=EPIC_OAUTH_URL, group="discovery", severity="normal", needs=(CAPABILITY,))
 def test_oauth_uris(discovery: Discovery, fhir_version: str, verdict: CheckContext) -> None:
     uris = oauth_uris(capability(discovery, fhir_version))
     token = uris.get("token")
@@ -185,3 +185,45 @@ def test_oauth_uris(discovery: Discovery, fhir_version: str, verdict: CheckConte
     expected = smart_doc.get("token_endpoint")
     if expected and token.rstrip("/") != str(expected).rstrip("/"):
         raise CheckFailed(f"oauth-uris token is {token}, smart-configuration token_endpoint is {expected}")
+
+
+@check("preflight.reachable", title="the tenant answers at its FHIR base",
+       why="Every other check talks to the tenant; when it does not answer, they are blocked, not failed one by one.",
+       source=FHIR_CAPABILITY, source_url=FHIR_CAPABILITY_URL, group="preflight", severity="blocker", needs=())
+def test_reachable(run_state: RunState, verdict: CheckContext) -> None:
+    pre = run_state.run_preflight()
+    if not pre.reachable:
+        raise CheckFailed(f"the tenant did not answer at {run_state.tenant.fhir_base(run_state.discovery.primary_version)}: "
+                          f"{pre.unreachable}; check base_url, the network path (VPN, firewall) and the tenant's "
+                          f"status", category="tenant-fault")
+    verdict.note(f"answered; discovery and the token took {pre.seconds:.1f} s")
+
+
+DISCOVERY_URL_FIELDS = ("token_endpoint", "authorization_endpoint", "registration_endpoint", "jwks_uri",
+                        "management_endpoint", "introspection_endpoint", "revocation_endpoint")
+
+
+@check("discovery.foreign-origins", title="discovery documents name no origin other than the tenant's own",
+       why="The harness sends the token only to the FHIR base's origin; an endpoint elsewhere is either a proxy the "
+           "tenant file must name or a misconfiguration that would send the app's secrets away.",
+       source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, group="discovery", severity="normal",
+       needs=(SMART_CONFIGURATION,))
+def test_foreign_origins(discovery: Discovery, tenant: Tenant, verdict: CheckContext) -> None:
+    own = {origin_of(tenant.base_url)} | {origin_of(u) for u in tenant.fhir_bases.values()}
+    if tenant.auth.token_endpoint:
+        own.add(origin_of(tenant.auth.token_endpoint))
+    named: dict[str, str] = {}
+    for key in DISCOVERY_URL_FIELDS:
+        value = smart(discovery).get(key)
+        if isinstance(value, str) and value.startswith(("https://", "http://")):
+            named[f"smart-configuration {key}"] = value
+    for version in discovery.versions:
+        doc = discovery.fetched(version)
+        for key, value in oauth_uris(doc.body if doc else None).items():
+            if isinstance(value, str) and value.startswith(("https://", "http://")):
+                named[f"{version} CapabilityStatement oauth-uris {key}"] = value
+    foreign = {where: url for where, url in named.items() if origin_of(url) not in own}
+    for where, url in foreign.items():
+        verdict.warn(f"{where} is at another origin ({origin_of(url)}); the access token is never sent there")
+    if not foreign:
+        verdict.note(f"{len(named)} endpoint(s) named, all at the tenant's own origins")

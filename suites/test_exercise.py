@@ -13,15 +13,12 @@ from typing import Any
 import pytest
 
 from harness.catalog import Api
-from harness.checks import CheckContext, CheckFailed, check
+from harness.checks import DECLARED, TOKEN, CheckContext, CheckFailed, check
 from harness.client import TenantClient
 from harness.config import Tenant
 from harness.fhir.responses import expect_fhir
 from suites.exercise import HARNESS_TAG, SearchCache, id_to_read, judge_search, probe_params, validate
 from suites.sources import EPIC_API_CATALOG, FHIR_HTTP_URL
-
-AREA = "API exercise"
-
 
 @pytest.fixture(scope="session")
 def search_cache() -> SearchCache:
@@ -33,8 +30,8 @@ def _is(interaction: str):
 
 
 @check("exercise.read", title="the API reads a resource by id", why="The app reads resources by the ids other answers give it.",
-       source=f"{EPIC_API_CATALOG}; FHIR RESTful read", source_url=FHIR_HTTP_URL, area=AREA, marker="exercise",
-       applies_to=_is("read"), exercises=True)
+       source=f"{EPIC_API_CATALOG}; FHIR RESTful read", source_url=FHIR_HTTP_URL, group="exercise",
+       applies_to=_is("read"), exercises=True, needs=(TOKEN, DECLARED))
 def test_read(api: Api, tenant: Tenant, client: TenantClient, search_cache: SearchCache, verdict: CheckContext) -> None:
     rid = id_to_read(api, tenant, client, search_cache)
     what = f"GET {api.version}/{api.resource}/{rid}"
@@ -49,21 +46,14 @@ def test_read(api: Api, tenant: Tenant, client: TenantClient, search_cache: Sear
 
 @check("exercise.search", title="the API searches, every page is followed and validated",
        why="The app pages through results with Epic's opaque next links; a broken page loses data silently.",
-       source=f"{EPIC_API_CATALOG}; FHIR RESTful search and paging", source_url=FHIR_HTTP_URL, area=AREA,
-       marker="exercise", applies_to=_is("search"), exercises=True)
+       source=f"{EPIC_API_CATALOG}; FHIR RESTful search and paging", source_url=FHIR_HTTP_URL, group="exercise",
+       applies_to=_is("search"), exercises=True, needs=(TOKEN, DECLARED))
 def test_search(api: Api, tenant: Tenant, client: TenantClient, search_cache: SearchCache, verdict: CheckContext) -> None:
     result = search_cache.search(client, api, probe_params(api, tenant))
-    judge_search(api, result, verdict)
+    judge_search(api, result, verdict, tenant.requested.apis)
     verdict.record_shape(result.resources)
     for resource in result.resources:
         validate(resource, str(api.version), f"{resource.get('resourceType')}/{resource.get('id')}")
-
-
-def _writes_allowed(tenant: Tenant) -> None:
-    if tenant.is_production:
-        pytest.skip("never writes to a production tenant")
-    if not tenant.checks.allow_writes:
-        pytest.skip("writes are off: run with --allow-writes against a non-production tenant")
 
 
 def tagged(resource: dict[str, Any]) -> dict[str, Any]:
@@ -75,10 +65,9 @@ def tagged(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 @check("exercise.create", title="the API creates a resource", why="The app writes these resources back to Epic.",
-       source=f"{EPIC_API_CATALOG}; FHIR RESTful create", source_url=FHIR_HTTP_URL, area=AREA, marker="exercise",
-       applies_to=_is("create"), exercises=True, severity="critical")
+       source=f"{EPIC_API_CATALOG}; FHIR RESTful create", source_url=FHIR_HTTP_URL, group="exercise",
+       applies_to=_is("create"), exercises=True, severity="critical", needs=(TOKEN, DECLARED), writes=True)
 def test_create(api: Api, tenant: Tenant, client: TenantClient, verdict: CheckContext) -> None:
-    _writes_allowed(tenant)
     from harness.catalog.writes import MissingTestData, template
 
     try:
@@ -98,10 +87,9 @@ def test_create(api: Api, tenant: Tenant, client: TenantClient, verdict: CheckCo
 
 
 @check("exercise.update", title="the API updates a resource", why="The app updates these resources in Epic.",
-       source=f"{EPIC_API_CATALOG}; FHIR RESTful update", source_url=FHIR_HTTP_URL, area=AREA, marker="exercise",
-       applies_to=_is("update"), exercises=True, severity="critical")
+       source=f"{EPIC_API_CATALOG}; FHIR RESTful update", source_url=FHIR_HTTP_URL, group="exercise",
+       applies_to=_is("update"), exercises=True, severity="critical", needs=(TOKEN, DECLARED), writes=True)
 def test_update(api: Api, tenant: Tenant, client: TenantClient, search_cache: SearchCache, verdict: CheckContext) -> None:
-    _writes_allowed(tenant)
     rid = id_to_read(api, tenant, client, search_cache)
     url = client.url(str(api.version), f"{api.resource}/{rid}")
     current = expect_fhir(client.get(url), f"GET {api.resource}/{rid}")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 
 from harness.catalog import Api
-from harness.checks import CheckContext, CheckFailed, check
+from harness.checks import DECLARED, TOKEN, CheckContext, CheckFailed, check, data
 from harness.client import TenantClient
 from harness.config import Tenant
 from harness.fhir.responses import expect_fhir, outcome_codes
@@ -17,13 +16,10 @@ NO_CERTAIN_MATCH = "59013"
 @check("exercise.patient-match", title="Patient.$match finds the test patient from demographics",
        why="The app links its users to Epic patients with $match; a tenant without it leaves records unlinked.",
        source="Epic, Patient.$match (R4) api 10423; FHIR R4 Patient $match", source_url="https://fhir.epic.com/Specifications?api=10423",
-       area="API exercise", marker="exercise", exercises=True,
-       applies_to=lambda api: api.interaction == "$match")
+       group="exercise", exercises=True, applies_to=lambda api: api.interaction == "$match",
+       needs=(TOKEN, DECLARED, data("patient_family"), data("patient_given"), data("patient_birthdate")))
 def test_patient_match(api: Api, tenant: Tenant, client: TenantClient, verdict: CheckContext) -> None:
     data = tenant.test_data
-    missing = [k for k in ("patient_family", "patient_given", "patient_birthdate") if not data.get(k)]
-    if missing:
-        pytest.skip(f"{api.name} needs test_data.{missing[0]} in the tenant file")
     patient = {"resourceType": "Patient", "name": [{"family": data["patient_family"], "given": [data["patient_given"]]}],
                "birthDate": data["patient_birthdate"]}
     body = {"resourceType": "Parameters", "parameter": [

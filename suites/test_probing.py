@@ -14,9 +14,10 @@ import zlib
 import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis.errors import Flaky, FlakyFailure
 
 from harness.catalog import Api
-from harness.checks import CheckContext, CheckFailed, check
+from harness.checks import CAPABILITY, DECLARED, TOKEN, CheckContext, CheckFailed, Inconclusive, check
 from harness.client import TenantClient
 from harness.config import Tenant
 from harness.discovery import Discovery
@@ -26,6 +27,7 @@ from harness.probing import ProbeCase, cases, curl, search_parameters
 from suites.exercise import probe_params
 
 INVALID_INPUT_CODES = (400, 404, 422)
+THROTTLED = (429, 503)
 
 
 class ProbeFailure(AssertionError):
@@ -60,13 +62,11 @@ def judge(response: httpx.Response, case: ProbeCase, ignored: list[str]) -> None
 @check("probe.search", title="the search API answers hostile and odd queries with a clean 4xx, never a 5xx",
        why="A tenant that answers malformed input with a 500 or an HTML page will surprise the app in production.",
        source="FHIR R4 3.1.0 RESTful API, search and errors (OperationOutcome)", source_url="https://hl7.org/fhir/R4/search.html#errors",
-       area="Probing", marker="probing", severity="normal",
+       group="probing", severity="normal", probes=True, required=False, needs=(TOKEN, DECLARED, CAPABILITY),
        applies_to=lambda api: api.kind == "rest" and api.interaction == "search" and api.version == "R4")
 def test_search_probe(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery, verdict: CheckContext,
                       cassette_mode: str) -> None:
     budget = tenant.probing
-    if budget.examples == 0:
-        pytest.skip("probing is off for this tenant ([probing] examples = 0; always off in production)")
     base = probe_params(api, tenant)
     params = search_parameters(discovery.capability("R4").body, str(api.resource))
     url = client.url("R4", str(api.resource))
@@ -80,6 +80,8 @@ def test_search_probe(api: Api, tenant: Tenant, client: TenantClient, discovery:
     verdict.note(f"hypothesis seed {run_seed}, {budget.examples} examples")
 
     deadline = time.monotonic() + budget.seconds
+    sent = [0]
+    throttled = [0]
 
     @seed(run_seed)
     @settings(max_examples=budget.examples, deadline=None, database=None, derandomize=False,
@@ -88,8 +90,13 @@ def test_search_probe(api: Api, tenant: Tenant, client: TenantClient, discovery:
     def probe(case: ProbeCase) -> None:
         if time.monotonic() > deadline:
             return  # the API's time budget is spent: nothing more is sent
+        sent[0] += 1
+        response = client.get(url, params=case.query())  # 429 and 503 are retried within the client's limits
+        if response.status_code in THROTTLED:
+            throttled[0] += 1
+            return  # throttling says nothing about the query: not judged
         try:
-            judge(client.get(url, params=case.query(), retry=False), case, ignored)  # a 5xx is the finding
+            judge(response, case, ignored)  # a 5xx is the finding
         except ProbeFailure:
             failing.append(case)  # hypothesis replays the shrunk example last
             raise
@@ -97,6 +104,9 @@ def test_search_probe(api: Api, tenant: Tenant, client: TenantClient, discovery:
     failing: list[ProbeCase] = []
     try:
         probe()
+    except (Flaky, FlakyFailure) as flaky:
+        raise Inconclusive(f"the tenant answered the same query differently when it was sent again ({sent[0]} "
+                           f"example(s) sent, {throttled[0]} throttled): {str(flaky).splitlines()[0][:200]}") from None
     except ProbeFailure as failure:
         smallest = failing[-1]
         verdict.attach("smallest failing example", {"query": dict(smallest.params), "kind": smallest.kind,
@@ -104,6 +114,11 @@ def test_search_probe(api: Api, tenant: Tenant, client: TenantClient, discovery:
         raise CheckFailed(f"{failure}: {smallest.target}={dict(smallest.params).get(smallest.target)!r} "
                           f"(smallest of {len(failing)} failing example(s), seed {run_seed}); reproduce: "
                           f"{curl(url, smallest)}", category="tenant-fault") from None
+    judged = sent[0] - throttled[0]
+    verdict.note(f"{sent[0]} example(s) sent of {budget.examples}" + (f", {throttled[0]} throttled and not judged"
+                                                                      if throttled[0] else ""))
+    if sent[0] and not judged:
+        raise Inconclusive(f"every one of the {sent[0]} probing requests was throttled (429/503): nothing was judged")
     first = follow_search(client, url, params=base, resource_type=api.resource, max_pages=3, what="probe")
     second = follow_search(client, url, params=base, resource_type=api.resource, max_pages=3, what="probe, again")
     if first.ids != second.ids:
@@ -120,7 +135,8 @@ FIND_CASES = ("end-before-start", "zero-length", "two-years", "unknown-visit-typ
 @check("probe.find", title="$find refuses or answers empty (with an outcome) odd windows and unknown names, never a 5xx",
        why="The app passes user-chosen windows and providers to $find; a 500 there breaks scheduling in production.",
        source="Epic, Appointment.$find (STU3) api 840", source_url="https://fhir.epic.com/Specifications?api=840",
-       area="Probing", marker="probing", severity="normal", applies_to=lambda api: api.interaction == "$find")
+       group="probing", severity="normal", applies_to=lambda api: api.interaction == "$find", probes=True,
+       required=False, needs=(TOKEN,))
 @pytest.mark.parametrize("case", FIND_CASES)
 def test_find_probe(api: Api, case: str, tenant: Tenant, client: TenantClient, verdict: CheckContext) -> None:
     import dataclasses
@@ -128,8 +144,6 @@ def test_find_probe(api: Api, case: str, tenant: Tenant, client: TenantClient, v
 
     from harness.scheduling import VisitType, find_body, scheduling_data
 
-    if tenant.probing.examples == 0:
-        pytest.skip("probing is off for this tenant ([probing] examples = 0; always off in production)")
     data = scheduling_data(tenant.test_data, file=str(tenant.file) if tenant.file else None)
     if data is None or not data.visit_types:
         pytest.skip("needs [test_data.scheduling] with visit_types")
@@ -146,8 +160,10 @@ def test_find_probe(api: Api, case: str, tenant: Tenant, client: TenantClient, v
         provider = "eHarnessNoSuchProvider0000003"
     response = client.post(client.url("STU3", "Appointment/$find"),
                            json=find_body(data, visit_type, patient=None, provider=provider),
-                           headers={"Content-Type": "application/fhir+json"}, retry=False)
+                           headers={"Content-Type": "application/fhir+json"})
     status = response.status_code
+    if status in THROTTLED:
+        raise Inconclusive(f"$find answered {status} (throttled) for {case}: throttling says nothing about the query")
     media = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if status >= 500:
         raise CheckFailed(f"$find answered HTTP {status} for {case}", category="tenant-fault")

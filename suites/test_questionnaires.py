@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import Api
-from harness.checks import CheckContext, CheckFailed, check
+from harness.checks import DECLARED, TOKEN, CheckContext, CheckFailed, check, data
 from harness.client import TenantClient
 from harness.config import Tenant
 from harness.fhir.responses import expect_fhir
@@ -32,8 +32,9 @@ def _questionnaire(tenant: Tenant, api: Api) -> str:
 
 @check("exercise.questionnaire-package", title="$questionnaire-package returns the questionnaire package",
        why="The app fetches the questionnaire and its libraries before asking the patient anything.",
-       source=DTR, source_url=DTR_URL, area="API exercise", marker="exercise", exercises=True,
-       applies_to=lambda api: api.interaction == "$questionnaire-package")
+       source=DTR, source_url=DTR_URL, group="exercise", exercises=True,
+       applies_to=lambda api: api.interaction == "$questionnaire-package",
+       needs=(TOKEN, DECLARED, data("questionnaire")))
 def test_questionnaire_package(api: Api, tenant: Tenant, client: TenantClient, verdict: CheckContext) -> None:
     qid = _questionnaire(tenant, api)
     answer = _post(client, api, "$questionnaire-package", {"resourceType": "Parameters", "parameter": [
@@ -46,8 +47,9 @@ def test_questionnaire_package(api: Api, tenant: Tenant, client: TenantClient, v
 
 @check("exercise.questionnaire-next-question", title="$next-question leads an adaptive questionnaire to completion",
        why="Adaptive questionnaires are answered one question at a time until the server says complete.",
-       source=DTR, source_url=DTR_URL, area="API exercise", marker="exercise", exercises=True,
-       applies_to=lambda api: api.interaction == "$next-question")
+       source=DTR, source_url=DTR_URL, group="exercise", exercises=True,
+       applies_to=lambda api: api.interaction == "$next-question",
+       needs=(TOKEN, DECLARED, data("questionnaire")), writes=True)
 def test_next_question(api: Api, tenant: Tenant, client: TenantClient, verdict: CheckContext) -> None:
     qid = _questionnaire(tenant, api)
     response: dict[str, Any] = {
@@ -78,8 +80,9 @@ def test_next_question(api: Api, tenant: Tenant, client: TenantClient, verdict: 
 
 @check("exercise.questionnaire-log-errors", title="$log-questionnaire-errors accepts an error report",
        why="The app reports questionnaire problems back so the customer's team can fix the build.",
-       source=DTR, source_url=DTR_URL, area="API exercise", marker="exercise", exercises=True,
-       applies_to=lambda api: api.interaction == "$log-questionnaire-errors")
+       source=DTR, source_url=DTR_URL, group="exercise", exercises=True,
+       applies_to=lambda api: api.interaction == "$log-questionnaire-errors",
+       needs=(TOKEN, DECLARED, data("questionnaire")), writes=True)
 def test_log_errors(api: Api, tenant: Tenant, client: TenantClient, verdict: CheckContext) -> None:
     qid = _questionnaire(tenant, api)
     outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "information", "code": "informational",

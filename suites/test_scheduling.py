@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from harness.catalog import Api
-from harness.checks import CheckContext, CheckFailed, check
+from harness.checks import TOKEN, CheckContext, CheckFailed, check, data
 from harness.client import TenantClient
 from harness.config import Tenant
 from harness.fhir.responses import expect_fhir, outcome_codes
@@ -71,7 +71,7 @@ def find(client: TenantClient, body: dict[str, Any], what: str) -> tuple[list[di
 
 @check("scheduling.find", title="$find returns availability by visit type and by named provider (SDS readiness)",
        why="The app finds slots only through $find; which SDS set-up step is missing decides what the customer must do.",
-       source=EPIC_FIND, source_url=EPIC_FIND_URL, area="Scheduling", marker="scheduling", exercises=True,
+       source=EPIC_FIND, source_url=EPIC_FIND_URL, group="exercise", area="Scheduling", exercises=True, needs=(TOKEN,),
        applies_to=lambda api: api.interaction == "$find")
 def test_find(api: Api, tenant: Tenant, client: TenantClient, verdict: CheckContext) -> None:
     data = _data(tenant, api)
@@ -117,17 +117,12 @@ def test_find(api: Api, tenant: Tenant, client: TenantClient, verdict: CheckCont
 
 @check("scheduling.book", title="$book books a found appointment, it reads back, and the slot cannot be booked twice",
        why="A booking the app cannot read back, or a slot booked twice, breaks the patient's visit.",
-       source=EPIC_BOOK, source_url=EPIC_BOOK_URL, area="Scheduling", marker="scheduling", exercises=True,
+       source=EPIC_BOOK, source_url=EPIC_BOOK_URL, group="exercise", area="Scheduling", exercises=True,
+       needs=(TOKEN, data("patient")), writes=True,
        severity="critical", applies_to=lambda api: api.interaction == "$book")
 def test_book(api: Api, tenant: Tenant, client: TenantClient, verdict: CheckContext) -> None:
-    if tenant.is_production:
-        pytest.skip("never books in a production tenant")
-    if not tenant.checks.allow_writes:
-        pytest.skip("booking is a write: run with --allow-writes against a non-production tenant")
     data = _data(tenant, api)
-    patient_id = tenant.test_data.get("patient")
-    if not patient_id:
-        pytest.skip(f"{api.name} needs test_data.patient")
+    patient_id = tenant.test_data["patient"]
     proposal = None
     for visit_type in data.visit_types:
         for provider in (*data.providers, None):

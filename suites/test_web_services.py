@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from harness.catalog import Api
-from harness.checks import CheckContext, CheckFailed, check
+from harness.checks import TOKEN, CheckContext, CheckFailed, check
 from harness.client import TenantClient
 from harness.config import Tenant
 
@@ -17,7 +17,7 @@ from harness.config import Tenant
 @check("exercise.web-service", title="Epic web service answers at its configured endpoint",
        why="These services are outside FHIR: only a call shows the customer enabled them for the app.",
        source="Epic web services listed with the app's APIs (open.epic, Interface Type FHIR page)",
-       source_url="https://open.epic.com/Interface/FHIR", area="API exercise", marker="exercise", exercises=True,
+       source_url="https://open.epic.com/Interface/FHIR", group="exercise", exercises=True, needs=(TOKEN,),
        severity="normal", applies_to=lambda api: api.kind == "web-service")
 def test_web_service(api: Api, tenant: Tenant, client: TenantClient, verdict: CheckContext) -> None:
     services = tenant.test_data.get("web_services") or {}

@@ -25,7 +25,7 @@ def record(tmp_path: Path, *faults: str) -> tuple[Path, str, list[str]]:
                           "--mode", "record", "--cassette-dir", str(cassettes), pytest_args=SELECTION)
         issued = list(sandbox.app.state.sandbox.tokens._tokens)
         url = sandbox.base_url
-    assert run.exit_code in (0, 1), run.stderr[-2000:]
+    assert run.exit_code in (0, 1, 5), run.stderr[-2000:]
     return cassettes, url, issued
 
 
@@ -35,7 +35,7 @@ def test_record_then_replay_offline_gives_identical_results(tmp_path: Path) -> N
                          "--mode", "replay", "--cassette-dir", str(cassettes), pytest_args=SELECTION)
     recorded = json.loads((cassettes / "summary.json").read_text())
     assert {c["id"]: c["outcome"] for c in replay.summary["checks"]} == {c["id"]: c["outcome"] for c in recorded["checks"]}
-    assert replay.exit_code == (0 if recorded["gate"] == "passed" else 1)
+    assert replay.exit_code == recorded["exit_code"]
     assert len(recorded["checks"]) > 100
     files = list(cassettes.rglob("*.yaml"))
     assert len(files) > 20
@@ -58,7 +58,7 @@ def test_replay_fails_clearly_on_a_request_the_cassettes_lack(tmp_path: Path) ->
                          "--mode", "replay", "--cassette-dir", str(cassettes), pytest_args=["-k", "refuses and aud"])
     check = replay.check("auth.token.refuses[aud]")
     assert check["outcome"] == "broken" and "record the tenant again" in check["message"]
-    assert replay.exit_code == 1
+    assert replay.exit_code == 3  # error: the harness could not judge
 
 
 def test_drift_lists_what_changed(tmp_path: Path) -> None:

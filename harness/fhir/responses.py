@@ -17,14 +17,24 @@ def outcome_codes(outcome: Any) -> list[tuple[str, str]]:
     found = []
     if isinstance(outcome, dict):
         for issue in outcome.get("issue") or []:
-            details = issue.get("details") or {}
-            text = details.get("text") or issue.get("diagnostics") or ""
+            if not isinstance(issue, dict):
+                continue
+            details = issue.get("details") if isinstance(issue.get("details"), dict) else {}
+            diagnostics = str(issue.get("diagnostics") or "")
+            text = str(details.get("text") or "")
             for coding in details.get("coding") or []:
-                if coding.get("code"):
-                    found.append((str(coding["code"]), str(coding.get("display") or text)))
+                if isinstance(coding, dict) and coding.get("code"):
+                    found.append((str(coding["code"]), _join(str(coding.get("display") or text), diagnostics)))
             if not details.get("coding") and issue.get("code"):
-                found.append((str(issue["code"]), str(text)))
+                found.append((str(issue["code"]), _join(text, diagnostics)))
     return found
+
+
+def _join(text: str, diagnostics: str) -> str:
+    """An issue's words: its display or text, and its diagnostics (where Epic names the specifics)."""
+    if not diagnostics or diagnostics == text:
+        return text
+    return f"{text} ({diagnostics})" if text else diagnostics
 
 
 def _describe_outcome(body: Any) -> str:

@@ -2,16 +2,23 @@
 
 For each distinct tenant address the fleet fetches ``.well-known/smart-configuration`` and
 ``/metadata`` independently and reports its Epic release, FHIR version, declared coverage of the
-requested APIs, backend-services readiness and the shape of its CapabilityStatement; a later run
-compared with an earlier ``fleet.json`` lists what changed.
+requested APIs, backend-services readiness, the shape of its CapabilityStatement and its TLS
+facts; a later run compared with an earlier ``fleet.json`` lists what changed. Directory entries
+are untrusted: only public addresses are fetched, bodies are read with a cap, and tenant text
+is escaped for every output.
 
 - :mod:`.address` validate and normalise a directory address, the de-duplication key
 - :mod:`.directory` Epic's directory Bundle (and its quirks) or a URL list, into distinct targets
 - :mod:`.release` Epic releases from ``software.version`` ("May 2026", "toukokuu 2022")
-- :mod:`.fetch` concurrent, rate-limited, retrying fetches and the failure classes
+- :mod:`.targets` which addresses may be fetched (public unicast; loopback when allowed)
+- :mod:`.body` bodies decoded within a cap, one Content-Encoding at most
+- :mod:`.transport` the HTTP transport: connections pinned to judged addresses, bodies capped
+- :mod:`.fetch` concurrent, rate-limited, retrying fetches, judged redirects, the failure classes
+- :mod:`.tls` TLS facts: version negotiated, TLS 1.0/1.1 still accepted, certificate expiry
 - :mod:`.analyse` coverage, readiness, shape fingerprint of one tenant's documents
 - :mod:`.run` a whole fleet run and its statistics
 - :mod:`.baseline` what changed between two runs
+- :mod:`.text` tenant strings made safe for the terminal, CSV, Markdown and JSON
 - :mod:`.report` fleet.json, fleet.csv, fleet.html, Allure results
 - :mod:`.cassettes` one cassette per tenant: record a fleet run, replay it with no network
 - :mod:`.distribute` the same run split across pytest-xdist workers (``--workers N``), merged
@@ -23,9 +30,10 @@ from harness.fleet.address import Address, parse_address
 from harness.fleet.analyse import Coverage, Readiness, coverage, fingerprint, readiness
 from harness.fleet.baseline import Change, compare, load_fleet_json
 from harness.fleet.directory import Directory, DirectoryError, Target, distinct_targets, load_directory, parse_directory
-from harness.fleet.fetch import FAILURES, FetchOptions, Fetched, Fetcher
+from harness.fleet.fetch import FAILURES, Fetched, Fetcher, FetchOptions
 from harness.fleet.release import Release, parse_release
 from harness.fleet.run import FleetRun, TenantResult, run_fleet, run_fleet_async
+from harness.fleet.targets import REFUSALS, Refusal, judge_address, judge_name
 
 __all__ = [
     "FAILURES",
@@ -38,6 +46,8 @@ __all__ = [
     "Fetched",
     "Fetcher",
     "FleetRun",
+    "REFUSALS",
+    "Refusal",
     "Readiness",
     "Release",
     "Target",
@@ -46,6 +56,8 @@ __all__ = [
     "coverage",
     "distinct_targets",
     "fingerprint",
+    "judge_address",
+    "judge_name",
     "load_directory",
     "load_fleet_json",
     "parse_address",

@@ -2,7 +2,8 @@
 
 Tenants are matched by address key. The changes, each one record:
 
-``tenant-added`` / ``tenant-removed``  the address is new to the directory, or gone from it
+``tenant-added`` / ``tenant-removed``  the address is new to the directory, or gone from it (a
+    tenant a run left out with ``--limit`` is still in its directory: it is not compared)
 ``started-answering`` / ``stopped-answering``  neither document answered before / now
 ``document-started`` / ``document-stopped``  one document (metadata or smart-configuration)
     answers now / no longer, while the tenant answered both times
@@ -83,24 +84,42 @@ def _ok(tenant: dict[str, Any], document: str) -> bool:
     return (tenant.get(document) or {}).get("outcome") == "ok"
 
 
+def not_run(run: dict[str, Any]) -> set[str]:
+    """Keys of the directory's addresses a run left out (``--limit``)."""
+    scope = run.get("scope") if isinstance(run.get("scope"), dict) else {}
+    keys = scope.get("not_run") if isinstance(scope.get("not_run"), list) else []
+    return {k for k in keys if isinstance(k, str)}
+
+
 def compare(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
-    """Every change from run ``before`` to run ``after``, in ``after``'s tenant order (removed last)."""
+    """Every change from run ``before`` to run ``after``, in ``after``'s tenant order (removed last).
+
+    Only tenants both runs fetched are compared. A tenant one run left out (``--limit``, recorded
+    in its ``scope.not_run``) is neither added nor removed: it is still in that run's directory."""
     old = {t["key"]: t for t in before.get("tenants", [])}
     new = {t["key"]: t for t in after.get("tenants", [])}
+    old_directory = set(old) | not_run(before)
+    new_directory = set(new) | not_run(after)
     common_apis = _requested_names(before) & _requested_names(after)
     changes: list[Change] = []
     for key, now in new.items():
         name = now.get("name") or key
         was = old.get(key)
         if was is None:
-            changes.append(Change("tenant-added", key, name, "new in the directory", None, now.get("status")))
+            if key not in old_directory:
+                changes.append(Change("tenant-added", key, name, "new in the directory", None, now.get("status")))
             continue
         changes.extend(_tenant_changes(key, name, was, now, before, after, common_apis))
     for key, was in old.items():
-        if key not in new:
+        if key not in new_directory:
             changes.append(Change("tenant-removed", key, was.get("name") or key, "no longer in the directory",
                                   was.get("status"), None))
     return changes
+
+
+def compared(before: dict[str, Any], after: dict[str, Any]) -> int:
+    """How many tenants both runs fetched, and were compared."""
+    return len({t["key"] for t in before.get("tenants", [])} & {t["key"] for t in after.get("tenants", [])})
 
 
 def _tenant_changes(key: str, name: str, was: dict[str, Any], now: dict[str, Any], before: dict[str, Any],

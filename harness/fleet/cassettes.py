@@ -14,15 +14,17 @@ Recording goes through vcrpy's httpx support (its stub for ``httpx.AsyncHTTPTran
 once for the whole run; which tenant's cassette a request belongs to comes from a context
 variable set for the tenant's fetches, so redirects land in the right cassette too. Requests match
 on method, scheme, host, port, path and query: the tenant's address is its identity, so the host
-and port are part of it. Repeated requests (retries) play back in recorded order; the
-``Accept-Encoding`` sent while recording is one vcrpy decodes (``decode_compressed_response``), so
-bodies are stored, and scrubbed, as text; header names are handled whatever their case.
+and port are part of it. Repeated requests (retries) play back in recorded order; bodies reach
+vcrpy already decoded by the fleet's transport (one ``Content-Encoding`` at most, within the
+cap), so they are stored, and scrubbed, as text; header names are handled whatever their case.
 
 vcrpy keeps responses only. What else decides a tenant's classification is kept in the cassette's
-metadata (``fleet``): each host name lookup's answer, and each attempt that ended in a transport
-failure (timeout, refused connection, TLS error) with its exception, message and class. Replay
-plays those back at the same attempt; a request the cassette lacks is the ``not-recorded``
-failure, with the cassette's path, never a crash.
+metadata (``fleet``): each host's lookup and judgement (``lookups``: null when the host was
+allowed, the text of a failed lookup, or the refusal's class and detail), each attempt that ended
+in a transport failure (timeout, refused connection, TLS error, a body over the cap) with its
+exception, message and class (``failures``), and the TLS facts of the tenant's origin (``tls``).
+Replay plays those back at the same attempt; a request the cassette lacks is the
+``not-recorded`` failure, with the cassette's path, never a crash.
 
 The hooks are those of :mod:`harness.cassettes` (:class:`~harness.cassettes.Scrubber`): a fleet run
 carries no credential, but a response header or body that did would be scrubbed the same way.
@@ -34,7 +36,7 @@ import asyncio
 import contextvars
 import hashlib
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,8 +92,9 @@ class Tape:
     key: str
     path: Path
     cassette: Cassette
-    lookups: dict[str, str | None] = field(default_factory=dict)
+    lookups: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    tls: dict[str, Any] = field(default_factory=dict)
 
 
 _current: contextvars.ContextVar[Tape | None] = contextvars.ContextVar("fleet_tape", default=None)
@@ -144,6 +147,10 @@ class FleetCassettes:
     def path(self, key: str) -> Path:
         return cassette_path(self.directory, key)
 
+    def recorded(self, targets: Iterable[Target]) -> int:
+        """How many of ``targets`` have a cassette in the folder."""
+        return sum(1 for t in targets if not t.address.malformed and self.path(t.key).is_file())
+
     # --- the patch and the tenant's context ------------------------------------------------------
 
     @contextmanager
@@ -169,7 +176,7 @@ class FleetCassettes:
         if self.mode == "record":
             cassette = Cassette(**self._config(path))
             meta = cassette.get_metadata(METADATA, {"tenant": key, "url": target.address.url, "lookups": {},
-                                                    "failures": []})
+                                                    "failures": [], "tls": {}})
         else:
             cassette = Cassette.load(**self._config(path))
             try:
@@ -179,7 +186,8 @@ class FleetCassettes:
             meta = meta if isinstance(meta, dict) else {}
         lookups = meta.setdefault("lookups", {}) if self.mode == "record" else dict(meta.get("lookups") or {})
         failures = meta.setdefault("failures", []) if self.mode == "record" else list(meta.get("failures") or [])
-        return Tape(key, path, cassette, lookups, failures)
+        tls = meta.setdefault("tls", {}) if self.mode == "record" else dict(meta.get("tls") or {})
+        return Tape(key, path, cassette, lookups, failures, tls)
 
     @staticmethod
     def save(tape: Tape) -> None:
@@ -211,17 +219,28 @@ class FleetCassettes:
             raise RuntimeError("fleet cassettes are used outside any tenant's context")
         return tape
 
-    def note_lookup(self, host: str, why: str | None) -> None:
-        self._tape().lookups[host] = why
+    def note_lookup(self, host: str, record: str | dict[str, str] | None) -> None:
+        """Keep ``host``'s lookup and judgement: None (allowed), a failed lookup's text, or a refusal."""
+        self._tape().lookups[host] = record
 
-    def recorded_lookup(self, host: str) -> str | None:
-        """Why ``host`` did not resolve when recorded; None when it did or was not looked up."""
-        return self._tape().lookups.get(host)
+    def recorded_lookup(self, host: str) -> tuple[bool, str | dict[str, str] | None]:
+        """(whether the cassette holds ``host``'s lookup, and how it was looked up and judged: None
+        when it was allowed)."""
+        lookups = self._tape().lookups
+        return host in lookups, lookups.get(host)
 
-    def note_failure(self, url: str, attempt: int, exc: BaseException, outcome: str) -> None:
-        message = self.scrubber.secrets.scrub_text(str(exc))
+    def note_failure(self, url: str, attempt: int, exc: BaseException, outcome: str, detail: str | None = None) -> None:
+        message = self.scrubber.secrets.scrub_text(detail if detail is not None else str(exc))
         self._tape().failures.append({"url": self.scrubber.secrets.scrub_text(url), "attempt": attempt,
                                       "exception": type(exc).__name__, "message": message, "outcome": outcome})
+
+    def note_tls(self, origin: str, facts: dict[str, Any] | None) -> None:
+        if facts is not None:
+            self._tape().tls[origin] = facts
+
+    def recorded_tls(self, origin: str) -> dict[str, Any] | None:
+        found = self._tape().tls.get(origin)
+        return found if isinstance(found, dict) else None
 
     def replay_failure(self, url: str, attempt: int) -> None:
         """Raise what attempt ``attempt`` at ``url`` raised when recorded, if it raised."""

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from harness.errors import HarnessError
+from harness.fleet.text import terminal_text
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_NOTHING_ANSWERED, EXIT_USAGE = 0, 1, 2
 DEFAULT_SET = "careforce-phoenix"
 DEFAULT_CASSETTE_DIR = Path("cassettes") / "fleet"
 MAX_CHANGE_LINES = 20
+DEFAULT_BODY_MB = 4.0
 
 
 def _number(kind: type, minimum: float, *, inclusive: bool) -> Any:
@@ -47,8 +49,9 @@ def add_fleet_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="discovery across every tenant of an Epic endpoint directory at once",
         description="Fetch every distinct tenant's smart-configuration and CapabilityStatement (no credentials) "
                     "and report its Epic release, FHIR version, declared coverage of the requested APIs, "
-                    "backend-services readiness and CapabilityStatement shape. Exit 0 when the run completed, "
-                    "whatever the tenants answered; 2 for a usage error.",
+                    "backend-services readiness, CapabilityStatement shape and TLS facts. Only public addresses "
+                    "are fetched. Exit 0 when the run completed and at least one tenant answered; 1 when no "
+                    "tenant answered (no network, everything refused); 2 for a usage error.",
     )
     fleet.add_argument("--endpoints", required=True, metavar="FILE",
                        help="Epic's endpoint directory (a FHIR Bundle of Endpoints) or a text file of FHIR base URLs")
@@ -74,6 +77,12 @@ def add_fleet_parser(subparsers: Any) -> argparse.ArgumentParser:
                             "replay: answer from the cassettes, with no network")
     fleet.add_argument("--cassette-dir", default=str(DEFAULT_CASSETTE_DIR), metavar="DIR",
                        help=f"the cassettes' folder, one cassette per tenant (default {DEFAULT_CASSETTE_DIR})")
+    fleet.add_argument("--allow-loopback", action="store_true",
+                       help="also fetch loopback addresses (127.0.0.0/8, ::1, localhost): for the sandbox fleet and "
+                            "tests. Private, link-local, CGNAT and other non-public addresses stay refused")
+    fleet.add_argument("--max-body-mb", type=_positive_float, default=DEFAULT_BODY_MB, metavar="MB",
+                       help=f"largest discovery document read, on the wire and once decoded (default "
+                            f"{DEFAULT_BODY_MB:g} MB); a larger one is classified too-large")
     fleet.set_defaults(handler=command_fleet)
     return fleet
 
@@ -86,19 +95,24 @@ def interactive(stream: TextIO | None = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def command_fleet(args: argparse.Namespace) -> int:
+#: Called with a finished run's report before it is written: returns lines to print and an HTML section
+#: for fleet.html. The CLI passes the history's recorder here (the fleet itself knows no history).
+AfterRun = Callable[[dict[str, Any]], tuple[list[str], str]]
+
+
+def command_fleet(args: argparse.Namespace, after: AfterRun | None = None) -> int:
     """Run the fleet command; 0 when the run completed, 2 for a usage error (one message, no traceback)."""
     try:
-        return _command_fleet(args)
+        return _command_fleet(args, after)
     except HarnessError as exc:
-        print(f"epic-harness fleet: {exc}", file=sys.stderr)
+        print(f"epic-harness fleet: {terminal_text(exc)}", file=sys.stderr)
         return EXIT_USAGE
 
 
-def _command_fleet(args: argparse.Namespace) -> int:
+def _command_fleet(args: argparse.Namespace, after: AfterRun | None = None) -> int:
     from harness.catalog import load_named_set
     from harness.errors import UsageError
-    from harness.fleet.baseline import compare, load_fleet_json
+    from harness.fleet.baseline import compare, compared, load_fleet_json
     from harness.fleet.directory import distinct_targets, load_directory
     from harness.fleet.fetch import FetchOptions
     from harness.fleet.report import write_all
@@ -108,21 +122,22 @@ def _command_fleet(args: argparse.Namespace) -> int:
     requested = load_named_set(args.apis)
     baseline = load_fleet_json(args.baseline) if args.baseline else None
     mode, workers = args.mode, args.workers
-    cassette_dir = _cassette_dir(mode, Path(args.cassette_dir))
+    every = distinct_targets(directory)
+    targets = every[: args.limit] if args.limit else every
+    cassette_dir = _cassette_dir(mode, Path(args.cassette_dir), targets)
     report_dir = Path(args.report_dir) if args.report_dir else Path("reports") / f"fleet-{datetime.now():%Y%m%d-%H%M%S}"
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{report_dir}: cannot create the report folder ({exc.strerror or exc})") from None
-    targets = distinct_targets(directory)
-    if args.limit:
-        targets = targets[: args.limit]
     options = FetchOptions(
         concurrency=args.concurrency,
         per_host_rps=args.per_host_rps or None,
         connect_timeout=args.timeout,
         read_timeout=args.timeout,
         retries=args.retries,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        allow_loopback=args.allow_loopback,
     )
     people = interactive()
     progress, finish = _progress(len(targets), people)
@@ -142,35 +157,71 @@ def _command_fleet(args: argparse.Namespace) -> int:
         finish()
     report = run.as_dict()
     report["endpoints_file"] = str(args.endpoints)
+    report["scope"] = {"limit": args.limit, "distinct_addresses": len(every), "run": len(targets),
+                       "not_run": [t.key for t in every[len(targets):]]}
     if cassette_dir is not None:
         report["cassettes"] = {"mode": mode, "dir": str(cassette_dir)}
     changes = None
     if baseline is not None:
         changes = compare(baseline, report)
-        report["baseline"] = {"file": str(args.baseline), "generated": baseline.get("generated")}
+        report["baseline"] = {"file": str(args.baseline), "generated": baseline.get("generated"),
+                              "compared": compared(baseline, report)}
         report["changes"] = [c.as_dict() for c in changes]
+    extra_lines, extra_html = after(report) if after is not None else ([], "")
     try:
-        write_all(report, report_dir, changes)
+        write_all(report, report_dir, changes, extra_html)
     except OSError as exc:
         raise UsageError(f"{report_dir}: cannot write the report ({exc.strerror or exc})") from None
-    lines = summary_lines(report, report_dir)
+    lines = [terminal_text(line) for line in summary_lines(report, report_dir) + extra_lines]
     if people:
         _print_rich(report, lines)
     else:
         for line in lines:
             print(line)
+    silent = nothing_answered(report)
+    if silent is not None:
+        print(f"epic-harness fleet: {terminal_text(silent)}", file=sys.stderr)
+        return EXIT_NOTHING_ANSWERED
     return EXIT_OK
 
 
-def _cassette_dir(mode: str, folder: Path) -> Path | None:
-    """The cassettes' folder under record or replay (None live); a usage error when it cannot serve."""
+def nothing_answered(report: dict[str, Any]) -> str | None:
+    """Why the run is an error when no tenant answered a document; None when one did."""
+    s = report["stats"]
+    if s["answered"]:
+        return None
+    if not s["fetched"]:
+        return (f"no tenant to fetch: the {s['tenants']} addresses run are all malformed "
+                f"(see {report.get('endpoints_file') or 'the endpoint file'})")
+    failures = _counts({k: v for k, v in s["metadata"].items() if k != "ok"})
+    why = f"no tenant answered: {s['fetched']} fetched, none answered a document (metadata: {failures})"
+    if s["refused"].get("refused-loopback"):
+        why += "; loopback addresses are fetched only with --allow-loopback (the sandbox fleet, tests)"
+    elif report.get("cassettes", {}).get("mode") == "replay":
+        why += "; the cassettes hold no answer: record the fleet again with --mode record"
+    else:
+        why += "; is the network reachable from here?"
+    return why
+
+
+def _cassette_dir(mode: str, folder: Path, targets: Any) -> Path | None:
+    """The cassettes' folder under record or replay (None live); a usage error when it cannot serve:
+    replay needs a folder holding a cassette for at least one of the tenants run."""
     from harness.errors import UsageError
 
     if mode == "live":
         return None
     if mode == "replay":
+        from harness.fleet.cassettes import FleetCassettes
+
         if not folder.is_dir():
             raise UsageError(f"{folder}: no fleet cassettes here; record them first with --mode record")
+        if not any(folder.rglob("*.yaml")):
+            raise UsageError(f"{folder}: the folder holds no fleet cassette; record them first with --mode record")
+        fetchable = [t for t in targets if not t.address.malformed]
+        if fetchable and not FleetCassettes("replay", folder).recorded(fetchable):
+            raise UsageError(f"{folder}: none of the {len(fetchable)} tenants run has a cassette here (recorded "
+                             "from another endpoint file?); record them with --mode record")
         return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -210,6 +261,27 @@ def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
         f"full coverage: {s['full_coverage']} of {s['tenants']}",
         f"time: {s['wall_s']} s wall, {s['sum_tenant_s']} s summed over tenants, {s['requests']} requests",
     ]
+    scope = report.get("scope") or {}
+    if scope.get("not_run"):
+        lines.insert(1, f"limit: the first {scope['run']} of {scope['distinct_addresses']} distinct addresses")
+    refused = s.get("refused") or {}
+    if refused:
+        lines.append(f"refused (not public addresses, nothing sent): {_counts(refused)}")
+    tls = s.get("tls") or {}
+    if tls.get("https_tenants"):
+        lines.append(tls_line(tls))
+        expiring = sorted((t for t in report["tenants"] if ((t.get("tls") or {}).get("certificate") or {})
+                           .get("expires_soon")), key=lambda t: t["tls"]["certificate"]["days_left"])
+        lines.extend(f"  certificate expiring: {t['name']} ({t['tls']['host']}) in "
+                     f"{t['tls']['certificate']['days_left']} days, {t['tls']['certificate']['not_after']}"
+                     for t in expiring[:MAX_CHANGE_LINES])
+        if len(expiring) > MAX_CHANGE_LINES:
+            lines.append(f"  ... {len(expiring) - MAX_CHANGE_LINES} more in fleet.json")
+    limit = s.get("rate_limit") or {}
+    if limit.get("bound"):
+        lines.append(f"rate limit: {limit['busiest_host_requests']} requests to one host ({limit['busiest_host']}) "
+                     f"at --per-host-rps {limit['per_host_rps']:g} take at least {limit['floor_s']:g} s of the "
+                     f"{s['wall_s']} s run; raise --per-host-rps (0: no limit) where the host allows it")
     if "distribution" in report:
         d = report["distribution"]
         sizes = ", ".join(str(shard["tenants"]) for shard in d["shards"]) or "none"
@@ -226,7 +298,9 @@ def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
         counts: dict[str, int] = {}
         for change in report["changes"]:
             counts[change["kind"]] = counts.get(change["kind"], 0) + 1
-        lines.append(f"changes since the baseline: {_counts(counts)}")
+        compared_n = (report.get("baseline") or {}).get("compared")
+        of = f" ({compared_n} tenants compared)" if compared_n is not None else ""
+        lines.append(f"changes since the baseline{of}: {_counts(counts)}")
         shown = report["changes"][:MAX_CHANGE_LINES]
         lines.extend(f"  {c['kind']}: {c['tenant']}: {c['detail']}" for c in shown)
         if len(report["changes"]) > len(shown):
@@ -235,9 +309,27 @@ def summary_lines(report: dict[str, Any], report_dir: Path) -> list[str]:
     return lines
 
 
+def tls_line(tls: dict[str, Any]) -> str:
+    """The summary's TLS line: versions negotiated, legacy versions accepted, expiring certificates."""
+    if not tls["handshakes"]:
+        return (f"TLS: none of the {tls['https_tenants']} https tenants completed a handshake; certificates that "
+                f"do not verify: {tls['certificate_failures']}")
+    legacy = []
+    for field_name, label in (("tls1_0", "TLS 1.0"), ("tls1_1", "TLS 1.1")):
+        answers = tls.get(field_name) or {}
+        if answers.get("not testable here") and not answers.get("accepted"):
+            legacy.append(f"{label} not testable here (this OpenSSL will not offer it)")
+        else:
+            legacy.append(f"{label} accepted by {answers.get('accepted', 0)}")
+    return (f"TLS: {tls['handshakes']} of {tls['https_tenants']} https tenants reached ({_counts(tls['versions'])}); "
+            f"{', '.join(legacy)}; certificates expiring within {tls['expiry_warning_days']} days: "
+            f"{tls['expiring_certificates']}; certificates that do not verify: {tls['certificate_failures']}")
+
+
 def _print_rich(report: dict[str, Any], lines: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     s = report["stats"]
@@ -253,7 +345,7 @@ def _print_rich(report: dict[str, Any], lines: list[str]) -> None:
         table.add_column(column, justify="left" if column == "release" else "right")
     for release, count in s["by_release"].items():
         ready, full = per_release.get(release, [0, 0])
-        table.add_row(release, str(count), str(ready), str(full))
+        table.add_row(Text(terminal_text(release)), str(count), str(ready), str(full))
     console.print(table)
     for line in lines:
         if not line.startswith("by release: "):

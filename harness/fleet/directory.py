@@ -31,6 +31,7 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.fleet.address import Address, parse_address
+from harness.fleet.text import clip
 
 NPD_SOURCE = "https://github.com/mock-health/the-map/discovery-source"
 
@@ -274,7 +275,24 @@ def load_directory(path: str | Path) -> Directory:
     directory = parse_directory(text, str(file))
     if not directory.entries:
         raise DirectoryError(f"{file}: the endpoint file lists no endpoints")
+    if not any(not parse_address(entry.address).malformed for entry in directory.entries):
+        raise DirectoryError(not_a_directory(file, directory, text))
     return directory
+
+
+def not_a_directory(file: Path, directory: Directory, text: str) -> str:
+    """Why a file none of whose entries is a FHIR base address is refused (a tenant file, a README...)."""
+    first = directory.entries[0]
+    shown = first.address
+    if directory.format == "text":
+        lines = text.lstrip("\ufeff").strip().splitlines()
+        shown = lines[first.index - 1].strip() if 0 < first.index <= len(lines) else shown
+    where = f"line {first.index}" if directory.format == "text" else f"entry {first.index}"
+    count = len(directory.entries)
+    kind = "a tenant file, " if file.suffix.lower() == ".toml" else ""
+    return (f"{file}: not an endpoint directory ({kind}none of its {count} "
+            f"{'lines' if directory.format == 'text' else 'entries'} is a FHIR base address; {where}: "
+            f"{clip(shown, 60)!r}); give Epic's endpoint Bundle or one FHIR base URL a line")
 
 
 def distinct_targets(directory: Directory) -> list[Target]:

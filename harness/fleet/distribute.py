@@ -81,8 +81,6 @@ def plan_shards(targets: Sequence[Target], workers: int, *, keep_hosts: bool = T
 
 
 def options_dict(options: FetchOptions) -> dict[str, Any]:
-    if not isinstance(options.verify, bool):
-        raise HarnessError("fleet workers take TLS verification as on or off, not an SSL context")
     return dataclasses.asdict(options)
 
 
@@ -171,13 +169,14 @@ class DistributedRun:
     started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     wall_s: float = 0.0
     requests: int = 0
+    paced: bool = True  # the per-host rate limit applied (not under replay)
 
     def tenant_dicts(self) -> list[dict[str, Any]]:
         return self.rows
 
     def as_dict(self) -> dict[str, Any]:
         report = report_dict(self.directory, self.requested, self.options, self.rows, started=self.started,
-                             wall_s=self.wall_s, requests=self.requests)
+                             wall_s=self.wall_s, requests=self.requests, paced=self.paced)
         report["distribution"] = {
             "workers": self.workers,
             "sharding": "by host" if self.keep_hosts else "by tenant",
@@ -260,7 +259,7 @@ def run_fleet_distributed(
             if progress is not None:
                 progress(None)
     run = DistributedRun(directory, requested, options, [], workers=workers, keep_hosts=keep_hosts,
-                         started=started_at)
+                         started=started_at, paced=not (cassettes is not None and cassettes[0] == "replay"))
     if shards:
         with tempfile.TemporaryDirectory(prefix="epic-harness-fleet-") as tmp:
             work = Path(tmp)

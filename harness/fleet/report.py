@@ -1,5 +1,9 @@
 """A fleet run's outputs: fleet.json, fleet.csv, fleet.html (self-contained) and one Allure result
-per tenant in allure-results/."""
+per tenant in allure-results/.
+
+Tenant text is escaped for each: fleet.json escapes C1 controls and bidirectional overrides too,
+fleet.csv quotes a cell that would start a formula, fleet.html escapes HTML, the Allure
+descriptions escape Markdown (:mod:`harness.fleet.text`)."""
 
 from __future__ import annotations
 
@@ -14,19 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from harness.fleet.baseline import Change, change_counts
+from harness.fleet.text import csv_cell, json_text, markdown_text
 
 CSV_COLUMNS = (
     "key", "name", "url", "organizations", "entries", "status", "failure", "metadata", "metadata_detail",
     "smart_configuration", "smart_configuration_detail", "software_version", "release", "fhir_version",
     "fhir_release", "judged", "declared", "missing_count", "missing", "unknown", "private_key_jwt",
     "client_credentials", "client_confidential_asymmetric", "ready", "resource_count", "supported_profiles",
-    "fingerprint", "address_problem", "address_notes", "elapsed_s",
+    "fingerprint", "tls_version", "tls1_0", "tls1_1", "certificate_issuer", "certificate_not_after",
+    "certificate_days_left", "certificate_expires_soon", "address_problem", "address_notes", "elapsed_s",
 )
 
 
 def write_json(report: dict[str, Any], folder: Path) -> Path:
     path = folder / "fleet.json"
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    path.write_text(json_text(json.dumps(report, indent=2, ensure_ascii=False)) + "\n", "utf-8")
     return path
 
 
@@ -35,9 +41,12 @@ def _flag(value: Any) -> str:
 
 
 def csv_row(t: dict[str, Any]) -> dict[str, Any]:
+    """One tenant's CSV row; every text cell safe from formula injection."""
     cov = t.get("coverage") or {}
     ready = t.get("readiness") or {}
-    return {
+    tls = t.get("tls") or {}
+    cert = tls.get("certificate") or {}
+    row = {
         "key": t["key"],
         "name": t["name"],
         "url": t["url"] or "",
@@ -65,10 +74,18 @@ def csv_row(t: dict[str, Any]) -> dict[str, Any]:
         "resource_count": "" if t["resource_count"] is None else t["resource_count"],
         "supported_profiles": "" if t["supported_profiles"] is None else t["supported_profiles"],
         "fingerprint": t["fingerprint"] or "",
+        "tls_version": tls.get("version") or "",
+        "tls1_0": tls.get("tls1_0") or "",
+        "tls1_1": tls.get("tls1_1") or "",
+        "certificate_issuer": cert.get("issuer") or "",
+        "certificate_not_after": cert.get("not_after") or "",
+        "certificate_days_left": "" if cert.get("days_left") is None else cert["days_left"],
+        "certificate_expires_soon": _flag(cert.get("expires_soon")) if cert else "",
         "address_problem": t["address_problem"] or "",
         "address_notes": "; ".join(t["address_notes"]),
         "elapsed_s": t["elapsed_s"],
     }
+    return {k: csv_cell(v) for k, v in row.items()}
 
 
 def write_csv(report: dict[str, Any], folder: Path) -> Path:
@@ -150,6 +167,24 @@ def _missing_cell(t: dict[str, Any]) -> str:
     return "".join(parts) or '<span class="ok">none</span>'
 
 
+def _tls_cell(t: dict[str, Any]) -> str:
+    tls = t.get("tls")
+    if not tls:
+        return '<span class="muted">-</span>' if not (t.get("url") or "").startswith("https://") else (
+            f'<span class="bad">{_e(t["failure"])}</span>' if t.get("failure") in ("tls", "tls-certificate")
+            else '<span class="muted">not reached</span>')
+    cert = tls.get("certificate") or {}
+    legacy = [label for field, label in (("tls1_0", "1.0"), ("tls1_1", "1.1")) if tls.get(field) == "accepted"]
+    parts = [_e(tls.get("version") or "?")]
+    if legacy:
+        parts.append(f'<span class="bad">accepts TLS {"/".join(legacy)}</span>')
+    if cert.get("days_left") is not None:
+        cls = "bad" if cert.get("expires_soon") else "muted"
+        parts.append(f'<span class="{cls}" title="{_e(cert.get("not_after"))}; issuer {_e(cert.get("issuer"))}">'
+                     f'certificate {cert["days_left"]} days</span>')
+    return "<br>".join(parts)
+
+
 def _tenant_row(t: dict[str, Any]) -> str:
     ready = t.get("readiness") or {}
     flags = " ".join(f'<span class="small">{label}</span>&nbsp;{_flag_html(ready.get(flag))}' for flag, label in (
@@ -164,12 +199,13 @@ def _tenant_row(t: dict[str, Any]) -> str:
         f"<td>{_flag_html(ready.get('ready'))} <span class=small>{flags}</span></td>"
         f"<td>{_doc_tag(t['metadata'])}{_doc_tag(t['smart_configuration'])}</td>"
         f'<td class=small><code title="{_e(t["fingerprint"])}">{_e((t["fingerprint"] or "")[7:19])}</code></td>'
+        f"<td class=small>{_tls_cell(t)}</td>"
         "</tr>"
     )
 
 
 _TENANT_HEAD = ("<tr><th>Tenant</th><th>Address</th><th>FHIR</th><th>Declared</th><th>Missing</th>"
-                "<th>Backend services ready</th><th>metadata / smart-config</th><th>Shape</th></tr>")
+                "<th>Backend services ready</th><th>metadata / smart-config</th><th>Shape</th><th>TLS</th></tr>")
 
 
 def _by_release(tenants: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -190,13 +226,15 @@ def _by_release(tenants: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[
     return sorted(groups.items(), key=lambda kv: order[kv[0]], reverse=True)
 
 
-def render_html(report: dict[str, Any], changes: Sequence[Change] | None = None) -> str:
+def render_html(report: dict[str, Any], changes: Sequence[Change] | None = None, extra_html: str = "") -> str:
     s = report["stats"]
     tenants = report["tenants"]
     apis = report["apis"]
     cards = [("tenants", s["tenants"]), ("answered", s["answered"]), ("both documents", s["by_status"]["ok"]),
              ("backend-services ready", s["ready"]), ("full coverage", s["full_coverage"]),
-             ("malformed addresses", s["malformed"]), ("shapes", s["shapes"]), ("wall time (s)", s["wall_s"])]
+             ("malformed addresses", s["malformed"]), ("refused addresses", sum((s.get("refused") or {}).values())),
+             ("certificates expiring", (s.get("tls") or {}).get("expiring_certificates", 0)),
+             ("shapes", s["shapes"]), ("wall time (s)", s["wall_s"])]
     out = [
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
         "<meta name=viewport content='width=device-width,initial-scale=1'>",
@@ -217,10 +255,36 @@ def render_html(report: dict[str, Any], changes: Sequence[Change] | None = None)
         full = sum(1 for t in members if (t.get("coverage") or {}).get("full"))
         out.append(f"<h3>{_e(label)} <span class=muted>({len(members)} tenants, {full} with full coverage)</span></h3>")
         out.append("<table>" + _TENANT_HEAD + "".join(_tenant_row(t) for t in members) + "</table>")
+    out.append(_tls_html(s.get("tls") or {}, tenants))
     out.append(_failures_html(tenants))
     out.append(_malformed_html(tenants))
+    if extra_html:
+        out.append(extra_html)  # a section built by the harness itself (the fleet over time), never tenant text
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _tls_html(tls: dict[str, Any], tenants: Sequence[dict[str, Any]]) -> str:
+    if not tls.get("https_tenants"):
+        return ""
+    versions = ", ".join(f"{k} {v}" for k, v in (tls.get("versions") or {}).items()) or "none"
+    legacy = "; ".join(f"TLS {label}: " + (", ".join(f"{k} {v}" for k, v in (tls.get(field) or {}).items()) or "-")
+                       for field, label in (("tls1_0", "1.0"), ("tls1_1", "1.1")))
+    flagged = [t for t in tenants if t.get("tls") and (((t["tls"].get("certificate") or {}).get("expires_soon"))
+                                                       or "accepted" in (t["tls"].get("tls1_0"),
+                                                                         t["tls"].get("tls1_1")))]
+    rows = "".join(
+        f"<tr><td>{_e(t['name'])}</td><td class=small><code>{_e(t['tls'].get('host'))}</code></td>"
+        f"<td>{_e(t['tls'].get('version'))}</td><td>{_e(t['tls'].get('tls1_0'))}</td><td>{_e(t['tls'].get('tls1_1'))}"
+        f"</td><td>{_e((t['tls'].get('certificate') or {}).get('not_after'))} "
+        f"({_e((t['tls'].get('certificate') or {}).get('days_left'))} days)</td>"
+        f"<td class=small>{_e((t['tls'].get('certificate') or {}).get('issuer'))}</td></tr>" for t in flagged)
+    table = (f"<table><tr><th>Tenant</th><th>Host</th><th>Negotiated</th><th>TLS 1.0</th><th>TLS 1.1</th>"
+             f"<th>Certificate expires</th><th>Issuer</th></tr>{rows}</table>") if flagged else ""
+    return (f"<h2>TLS <span class=muted>({tls.get('handshakes', 0)} of {tls['https_tenants']} https tenants "
+            f"reached)</span></h2><p>Negotiated: {_e(versions)}. {_e(legacy)}. Certificates expiring within "
+            f"{_e(tls.get('expiry_warning_days'))} days: <b>{_e(tls.get('expiring_certificates'))}</b>; "
+            f"certificates that do not verify: {_e(tls.get('certificate_failures'))}.</p>{table}")
 
 
 def _failures_html(tenants: Sequence[dict[str, Any]]) -> str:
@@ -260,9 +324,10 @@ def _changes_html(changes: Sequence[Change]) -> str:
     return f"<h2>Changes since the baseline <span class=muted>({len(changes)})</span></h2><p>{_e(summary)}</p>{table}"
 
 
-def write_html(report: dict[str, Any], folder: Path, changes: Sequence[Change] | None = None) -> Path:
+def write_html(report: dict[str, Any], folder: Path, changes: Sequence[Change] | None = None,
+               extra_html: str = "") -> Path:
     path = folder / "fleet.html"
-    path.write_text(render_html(report, changes), "utf-8")
+    path.write_text(render_html(report, changes, extra_html), "utf-8")
     return path
 
 
@@ -290,24 +355,32 @@ def allure_status(t: dict[str, Any]) -> tuple[str, str]:
 
 
 def _description(t: dict[str, Any]) -> str:
+    md = markdown_text
     cov, ready = t.get("coverage") or {}, t.get("readiness") or {}
-    orgs = ", ".join(o["name"] for o in t["organizations"] if o.get("name")) or "-"
+    orgs = ", ".join(md(o["name"]) for o in t["organizations"] if o.get("name")) or "-"
     lines = [
-        f"**Address** `{t['url'] or t['address']}`",
+        f"**Address** {md(t['url'] or t['address'])}",
         f"**Organisations** {orgs}",
-        f"**Release** {t['release'] or (t.get('software') or {}).get('version') or 'unknown'}; "
-        f"FHIR {t['fhir_version'] or 'unknown'}",
-        f"**metadata** {t['metadata']['outcome']}; **smart-configuration** {t['smart_configuration']['outcome']}",
+        f"**Release** {md(t['release'] or (t.get('software') or {}).get('version') or 'unknown')}; "
+        f"FHIR {md(t['fhir_version'] or 'unknown')}",
+        f"**metadata** {md(t['metadata']['outcome'])}; **smart-configuration** "
+        f"{md(t['smart_configuration']['outcome'])}",
     ]
     if cov:
         lines.append(f"**Declared** {cov['declared']}/{cov['judged']} judged APIs "
                      f"({cov['other_version']} of another FHIR version, {cov['not_fhir']} web services)")
     if ready:
-        lines.append("**Readiness** " + ", ".join(f"{k}={ready.get(k)}" for k in
+        lines.append("**Readiness** " + ", ".join(f"{md(k)}={ready.get(k)}" for k in
                                                    ("private_key_jwt", "client_credentials",
                                                     "client_confidential_asymmetric")))
+    tls = t.get("tls") or {}
+    if tls:
+        cert = tls.get("certificate") or {}
+        lines.append(f"**TLS** {md(tls.get('version'))}; TLS 1.0 {md(tls.get('tls1_0'))}, TLS 1.1 "
+                     f"{md(tls.get('tls1_1'))}; certificate until {md(cert.get('not_after'))} "
+                     f"({md(cert.get('days_left'))} days), issuer {md(cert.get('issuer'))}")
     if t["fingerprint"]:
-        lines.append(f"**Shape** `{t['fingerprint']}`")
+        lines.append(f"**Shape** {md(t['fingerprint'])}")
     return "\n\n".join(lines)
 
 
@@ -352,12 +425,13 @@ def write_changes(changes: Sequence[Change], folder: Path) -> Path:
     return path
 
 
-def write_all(report: dict[str, Any], folder: Path, changes: Sequence[Change] | None = None) -> dict[str, Path]:
+def write_all(report: dict[str, Any], folder: Path, changes: Sequence[Change] | None = None,
+              extra_html: str = "") -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = {
         "json": write_json(report, folder),
         "csv": write_csv(report, folder),
-        "html": write_html(report, folder, changes),
+        "html": write_html(report, folder, changes, extra_html),
         "allure": write_allure(report, folder),
     }
     if changes is not None:

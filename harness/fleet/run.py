@@ -28,8 +28,11 @@ from harness.fleet.analyse import (
     supported_profile_count,
 )
 from harness.fleet.directory import Directory, Target
-from harness.fleet.fetch import FHIR_JSON, JSON, WRONG_DOCUMENT, FetchOptions, Fetched, Fetcher
+from harness.fleet.fetch import FHIR_JSON, JSON, WRONG_DOCUMENT, Fetched, Fetcher, FetchOptions, origin_of
 from harness.fleet.release import parse_release
+from harness.fleet.targets import REFUSALS
+from harness.fleet.text import clip
+from harness.fleet.tls import EXPIRY_WARNING_DAYS, LEGACY
 
 if TYPE_CHECKING:
     from harness.fleet.cassettes import FleetCassettes
@@ -76,6 +79,7 @@ class TenantResult:
     statement: Statement | None = None
     coverage: Coverage | None = None
     readiness: Readiness | None = None
+    tls: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -137,6 +141,7 @@ class TenantResult:
             "fingerprint": st.fingerprint if st else None,
             "resource_count": st.resource_count if st else None,
             "supported_profiles": st.supported_profiles if st else None,
+            "tls": self.tls,
             "elapsed_s": round(elapsed, 4),
         }
 
@@ -150,17 +155,19 @@ class FleetRun:
     started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     wall_s: float = 0.0
     requests: int = 0
+    paced: bool = True  # the per-host rate limit applied (not under replay)
 
     def tenant_dicts(self) -> list[dict[str, Any]]:
         return [t.as_dict() for t in self.tenants]
 
     def as_dict(self) -> dict[str, Any]:
         return report_dict(self.directory, self.requested, self.options, self.tenant_dicts(), started=self.started,
-                           wall_s=self.wall_s, requests=self.requests)
+                           wall_s=self.wall_s, requests=self.requests, paced=self.paced)
 
 
 def report_dict(directory: Directory, requested: RequestedApis, options: FetchOptions,
-                tenants: list[dict[str, Any]], *, started: datetime, wall_s: float, requests: int) -> dict[str, Any]:
+                tenants: list[dict[str, Any]], *, started: datetime, wall_s: float, requests: int,
+                paced: bool = True) -> dict[str, Any]:
     """The ``fleet.json`` object of a run from its tenant objects (in directory order)."""
     return {
         "format": FORMAT,
@@ -171,13 +178,52 @@ def report_dict(directory: Directory, requested: RequestedApis, options: FetchOp
             "requested": [{"name": a.name, "version": a.version, "fhir": a.is_fhir} for a in requested.apis],
         },
         "options": options.as_dict(),
-        "stats": stats(tenants, wall_s=wall_s, entries=len(directory.entries), requests=requests),
+        "stats": stats(tenants, wall_s=wall_s, entries=len(directory.entries), requests=requests,
+                       per_host_rps=options.per_host_rps if paced else None),
         "tenants": tenants,
     }
 
 
-def stats(tenants: Sequence[dict[str, Any]], *, wall_s: float, entries: int, requests: int) -> dict[str, Any]:
-    """Run statistics from the tenant objects of a run."""
+def tls_stats(tenants: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """What the https tenants' TLS facts add up to."""
+    https = [t for t in tenants if (t.get("url") or "").lower().startswith("https://")]
+    seen = [t["tls"] for t in https if t.get("tls")]
+    out: dict[str, Any] = {
+        "https_tenants": len(https),
+        "handshakes": len(seen),
+        "versions": dict(Counter(f.get("version") or "unknown" for f in seen).most_common()),
+    }
+    for field_name, _ in LEGACY:
+        out[field_name] = dict(Counter(f.get(field_name) or "not probed" for f in seen).most_common())
+    out["expiring_certificates"] = sum(1 for f in seen if (f.get("certificate") or {}).get("expires_soon"))
+    out["expiry_warning_days"] = EXPIRY_WARNING_DAYS
+    out["certificate_failures"] = sum(1 for t in https if t.get("failure") == "tls-certificate")
+    return out
+
+
+def rate_limit_stats(tenants: Sequence[dict[str, Any]], per_host_rps: float | None, wall_s: float) -> dict[str, Any]:
+    """Whether the per-host rate limit set the pace: the busiest host's requests, and the least
+    time they take at the limit."""
+    load: Counter[str] = Counter()
+    for t in tenants:
+        if t.get("url"):
+            load[origin_of(t["url"])] += sum((t.get(d) or {}).get("attempts") or 0
+                                             for d in ("metadata", "smart_configuration"))
+    host, count = load.most_common(1)[0] if load else (None, 0)
+    floor = (count - 1) / per_host_rps if per_host_rps and count > 1 else 0.0
+    return {
+        "per_host_rps": per_host_rps,
+        "busiest_host": host,
+        "busiest_host_requests": count,
+        "floor_s": round(floor, 3),
+        # the limit, not the tenants, decided the run's length
+        "bound": bool(per_host_rps) and floor >= 1.0 and floor >= 0.5 * wall_s,
+    }
+
+
+def stats(tenants: Sequence[dict[str, Any]], *, wall_s: float, entries: int, requests: int,
+          per_host_rps: float | None = None) -> dict[str, Any]:
+    """Run statistics from the tenant objects of a run (``per_host_rps``: the limit that paced it)."""
     fetched = [t for t in tenants if t["status"] != "malformed-address"]
     by_release = Counter(t["release"] or "unknown" for t in fetched if t["metadata"]["outcome"] == "ok")
     release_order = {t["release"]: tuple(t["release_sort"]) for t in fetched if t["release"]}
@@ -198,6 +244,9 @@ def stats(tenants: Sequence[dict[str, Any]], *, wall_s: float, entries: int, req
         "not_ready": sum(1 for t in tenants if (t["readiness"] or {}).get("ready") is False),
         "full_coverage": sum(1 for t in tenants if (t["coverage"] or {}).get("full")),
         "shapes": len({t["fingerprint"] for t in tenants if t["fingerprint"]}),
+        "refused": dict(Counter(t["failure"] for t in tenants if t["failure"] in REFUSALS).most_common()),
+        "tls": tls_stats(tenants),
+        "rate_limit": rate_limit_stats(tenants, per_host_rps, wall_s),
         "requests": requests,
         "wall_s": round(wall_s, 3),
         "sum_tenant_s": round(total, 3),
@@ -206,31 +255,44 @@ def stats(tenants: Sequence[dict[str, Any]], *, wall_s: float, entries: int, req
 
 
 class _Analyser:
-    """Reads each tenant's documents as they arrive; coverage is computed once per shape."""
+    """Reads each document the moment it arrives and keeps only what it says, so that at most one
+    parsed document is alive at a time; coverage is computed once per shape."""
 
     def __init__(self, requested: RequestedApis) -> None:
         self.requested = requested
         self._coverage: dict[tuple[str | None, str | None], Coverage | None] = {}
 
-    def __call__(self, result: TenantResult, metadata: Fetched, smart: Fetched) -> TenantResult:
+    def metadata(self, result: TenantResult, metadata: Fetched) -> Fetched:
         capability = metadata.body if metadata.ok else None
         if capability is not None and not is_capability_statement(capability):
             kind = capability.get("resourceType")
-            metadata = dataclasses.replace(
+            shown = clip(kind, 60) if isinstance(kind, str) else None
+            return dataclasses.replace(
                 metadata, outcome=WRONG_DOCUMENT, body=None,
-                detail=f"a JSON {kind or 'object without resourceType'} where a CapabilityStatement was expected")
-            capability = None
+                detail=f"a JSON {shown or 'object without resourceType'} where a CapabilityStatement was expected")
         if capability is not None:
-            result.statement = Statement.of(capability)
-            key = (result.statement.fingerprint, result.fhir_release)
-            if key not in self._coverage:  # the shape holds everything coverage reads
-                self._coverage[key] = coverage(self.requested, result.fhir_release, capability)
-            result.coverage = self._coverage[key]
-        result.readiness = readiness(smart.body if smart.ok else None)
-        # keep what was read, not the documents: a fleet's statements are hundreds of megabytes parsed
-        result.metadata = dataclasses.replace(metadata, body=None)
-        result.smart = dataclasses.replace(smart, body=None)
-        return result
+            try:
+                statement = Statement.of(capability)
+                release = result.target.address.release or fhir_release(statement.fhir_version)
+                key = (statement.fingerprint, release)
+                if key not in self._coverage:  # the shape holds everything coverage reads
+                    self._coverage[key] = coverage(self.requested, release, capability)
+            except Exception as exc:  # a statement whose content is not FHIR's shape
+                return dataclasses.replace(
+                    metadata, outcome=WRONG_DOCUMENT, body=None,
+                    detail=f"a CapabilityStatement the fleet cannot read ({type(exc).__name__})")
+            result.statement, result.coverage = statement, self._coverage[key]
+        # keep what was read, not the document: a fleet's statements are hundreds of megabytes parsed
+        return dataclasses.replace(metadata, body=None)
+
+    def smart(self, result: TenantResult, smart: Fetched) -> Fetched:
+        try:
+            result.readiness = readiness(smart.body if smart.ok else None)
+        except Exception as exc:
+            result.readiness = readiness(None)
+            return dataclasses.replace(smart, outcome=WRONG_DOCUMENT, body=None,
+                                       detail=f"a smart-configuration the fleet cannot read ({type(exc).__name__})")
+        return dataclasses.replace(smart, body=None)
 
 
 async def _fetch_tenant(fetcher: Fetcher, target: Target, analyse: _Analyser) -> TenantResult:
@@ -238,14 +300,20 @@ async def _fetch_tenant(fetcher: Fetcher, target: Target, analyse: _Analyser) ->
     if target.address.malformed or target.address.url is None:
         return result
     url = target.address.url
+
+    async def metadata() -> None:
+        result.metadata = analyse.metadata(result, await fetcher.get_json("metadata", f"{url}/metadata", FHIR_JSON))
+
+    async def smart() -> None:
+        result.smart = analyse.smart(result, await fetcher.get_json(
+            "smart-configuration", f"{url}/{SMART_CONFIGURATION}", JSON))
+
     # under record or replay, the tenant's own cassette answers for both documents (and their retries)
     tape = fetcher.cassettes.tenant(target) if fetcher.cassettes is not None else contextlib.nullcontext()
     async with tape:
-        metadata, smart = await asyncio.gather(
-            fetcher.get_json("metadata", f"{url}/metadata", FHIR_JSON),
-            fetcher.get_json("smart-configuration", f"{url}/{SMART_CONFIGURATION}", JSON),
-        )
-    return analyse(result, metadata, smart)
+        await asyncio.gather(metadata(), smart())
+        result.tls = await fetcher.tls(url)
+    return result
 
 
 async def run_fleet_async(
@@ -263,7 +331,8 @@ async def run_fleet_async(
     options = options or FetchOptions()
     if cassettes is not None and transport is not None:
         raise ValueError("cassettes record the network transport; they cannot be combined with a transport")
-    run = FleetRun(directory=directory, requested=requested, options=options)
+    run = FleetRun(directory=directory, requested=requested, options=options,
+                   paced=not (cassettes is not None and cassettes.replaying))
     started = time.monotonic()
     analyse = _Analyser(requested)
     patched = cassettes.patched() if cassettes is not None else contextlib.nullcontext()

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import allure
 
 from harness.checks import CheckContext, CheckInfo
-from harness.client import Exchange
+
 
 SEVERITY = {s.value: s for s in allure.severity_level}
 
@@ -31,7 +31,7 @@ def label_test(info: CheckInfo, api: Any, group: str | None, nodeid: str) -> Non
         allure.dynamic.link(api.spec_url, name=f"Epic specification: {api.name}")
 
 
-def attach_evidence(exchanges: Iterable[Exchange], context: CheckContext | None) -> None:
+def attach_evidence(exchanges: Iterable[Any], context: CheckContext | None) -> None:
     exchanges = list(exchanges)
     if exchanges:
         allure.attach(json.dumps([e.as_dict() for e in exchanges], indent=2, ensure_ascii=False),

@@ -1,14 +1,16 @@
-"""Writers fed by the run's results: summary.json, summary.md and the coverage table on the terminal."""
+"""summary.json (the run's results, for machines) and summary.md (for people: failures first)."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
-from harness.results import ApiRow, RunResults
+from harness.report import findings
+from harness.report.escape import markdown as md
+from harness.actors import actor
+from harness.run.outcome import OUTCOMES
+from harness.run.results import ApiRow, RunResults
 
 MARK = {True: "yes", False: "NO", None: "-"}
 
@@ -18,66 +20,85 @@ def write_summary_json(results: RunResults, path: Path) -> None:
 
 
 def _exercised(row: ApiRow) -> str:
-    return row.exercised or "-"
+    return row.exercised.value if row.exercised else "-"
 
 
-def write_summary_md(results: RunResults, path: Path) -> None:
-    counts = results.counts()
+def _apis(finding: findings.Finding, limit: int = 8) -> str:
+    names = [n for n in finding.apis if n]
+    if len(finding.checks) == 1:
+        return md(names[0]) if names and finding.checks[0].api else ""
+    shown = ", ".join(md(n) for n in names[:limit])
+    return f"{len(finding.checks)} checks: {shown}" + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
+def render_md(results: RunResults) -> str:
+    gate = results.gate
+    software = results.software_name
     lines = [
-        f"# Epic conformance: {results.tenant}",
+        f"# Epic conformance: {md(results.tenant)}",
         "",
-        f"- Environment: {results.environment}",
-        f"- Tenant: {results.base_url}",
-        f"- Epic version: {results.software_version or 'unknown'}",
-        f"- Requested APIs: {len(results.apis)} ({results.requested_set})",
-        f"- Gate: **{'PASSED' if results.gate.passed else 'FAILED'}**",
-        "- Checks: " + ", ".join(f"{n} {o}" for o, n in counts.items() if n),
+        f"- Gate: **{gate.state.value.upper()}** ({gate.state.headline}); verified {results.verified_apis} of "
+        f"{len(results.apis)} requested APIs",
+        f"- Environment: {md(results.environment)}",
+        f"- Tenant: {md(results.base_url)}",
+        f"- Epic version: {md(results.software_version or 'unknown')}",
+        f"- Requested APIs: {len(results.apis)} ({md(results.requested_set)})",
+        f"- Checks: {findings.count_line(results)}",
         "",
     ]
-    if results.gate.reasons:
-        lines += ["## Why the gate failed", ""] + [f"- {r}" for r in results.gate.reasons] + [""]
+    if gate.reasons:
+        lines += ["## Why the gate did not pass", ""] + [f"- {md(r)}" for r in gate.reasons[:50]]
+        if len(gate.reasons) > 50:
+            lines.append(f"- ... and {len(gate.reasons) - 50} more (summary.json lists them all)")
+        lines.append("")
+    causes = results.root_causes()
+    if causes:
+        lines += ["## Blocked", ""] + [f"- {md(c.line())}" for c in causes] + [""]
+    by_actor = findings.failures_by_actor(results)
+    if by_actor:
+        lines += ["## What has to be done", ""]
+        for category, items in by_actor:
+            lines += [f"### {md(actor(category, software))}", ""]
+            for f in items:
+                where = _apis(f)
+                lines.append(f"- `{md(f.check_id)}` {f.outcome.value}: {md(f.message)}" + (f" ({where})" if where else ""))
+            lines.append("")
+    missing = findings.unverified(results)
+    if missing:
+        lines += ["## Not verified", ""]
+        for f in missing:
+            where = _apis(f)
+            lines.append(f"- `{md(f.check_id)}` {f.outcome.value}: {md(f.message)}" + (f" ({where})" if where else ""))
+        lines.append("")
+    if gate.waived:
+        lines += ["## Not blocking (optional, or not passing in the baseline either)", ""]
+        lines += [f"- {md(w)}" for w in gate.waived] + [""]
     sds = next((c.data["sds"] for c in results.checks if c.data.get("sds")), None)
     if sds:
         lines += ["## Scheduling Decision Support readiness", "", "| Step | Verdict | Evidence |", "|---|---|---|"]
-        lines += [f"| {s['step']} | {s['verdict']} | {s['evidence'].replace('|', '/')} |" for s in sds] + [""]
+        lines += [f"| {md(s['step'])} | {md(s['verdict'])} | {md(s['evidence'])} |" for s in sds] + [""]
     lines += ["## Coverage matrix", "",
-              "| API | Group | Declared | Granted | Exercised | Detail |", "|---|---|---|---|---|---|"]
+              "| API | Group | Declared | Granted | Exercised | Verified | Detail |", "|---|---|---|---|---|---|---|"]
     for row in results.apis:
-        detail = "; ".join(dict.fromkeys(v for v in row.detail.values() if v))
-        lines.append(f"| {row.name} | {row.group} | {MARK[row.declared]} | {MARK[row.granted]} | "
-                     f"{_exercised(row)} | {detail.replace('|', '/')} |")
-    lines += ["", "## Checks", "", "| Outcome | Check | Title | Message |", "|---|---|---|---|"]
+        detail = row.not_verified or "; ".join(dict.fromkeys(v for v in row.detail.values() if v))
+        lines.append(f"| {md(row.name)} | {md(row.group)} | {MARK[row.declared]} | {MARK[row.granted]} | "
+                     f"{_exercised(row)} | {'yes' if row.verified else 'NO'} | {md(detail[:300])} |")
+    warned = findings.warnings(results)
+    if warned:
+        lines += ["", "## Quirks and warnings", ""]
+        lines += [f"- {md(w)} ({len(cs)} check(s))" for w, cs in warned]
+    from harness.requirements import to_markdown
+
+    lines += ["", to_markdown(results.requirements()).rstrip()]
+    lines += ["", "## Checks by group", "", "| Group | " + " | ".join(o.value for o in OUTCOMES) + " |",
+              "|---|" + "---|" * len(OUTCOMES)]
+    per_group: dict[str, Counter] = {}
     for c in results.checks:
-        message = (c.message or "; ".join(c.warnings)).replace("|", "/").replace("\n", " ")
-        lines.append(f"| {c.outcome} | `{c.id}` | {c.title} | {message[:300]} |")
-    path.write_text("\n".join(lines) + "\n", "utf-8")
+        per_group.setdefault(c.area, Counter())[c.outcome] += 1
+    for area, counts in per_group.items():
+        lines.append(f"| {md(area)} | " + " | ".join(str(counts.get(o, 0)) for o in OUTCOMES) + " |")
+    return "\n".join(lines) + "\n"
 
 
-def coverage_table(results: RunResults) -> Table:
-    table = Table(title=f"API coverage: {results.tenant} ({len(results.apis)} requested)", show_lines=False,
-                  box=None, pad_edge=False)
-    table.add_column("API", overflow="fold")
-    for column in ("Declared", "Granted", "Exercised"):
-        table.add_column(column, no_wrap=True)
-    style = {True: "green", False: "bold red", None: "dim"}
-    group = None
-    for row in results.apis:
-        if row.group != group:
-            group = row.group
-            table.add_row(f"[bold]{group}[/]", "", "", "")
-        table.add_row(f"  {row.name}",
-                      f"[{style[row.declared]}]{MARK[row.declared]}[/]",
-                      f"[{style[row.granted]}]{MARK[row.granted]}[/]",
-                      _exercised(row))
-    return table
-
-
-def print_coverage(results: RunResults, console: Console) -> None:
-    console.print(coverage_table(results))
-    declared = sum(1 for r in results.apis if r.declared)
-    granted = sum(1 for r in results.apis if r.granted)
-    missing = [r.name for r in results.apis if r.declared is False or r.granted is False]
-    console.print(f"declared {declared}/{len(results.apis)}, granted {granted}/{len(results.apis)}; "
-                  f"missing: {len(missing)}")
-    verdict = "[bold green]PASSED[/]" if results.gate.passed else "[bold red]FAILED[/]"
-    console.print(f"gate: {verdict}  " + ", ".join(f"{n} {o}" for o, n in results.counts().items() if n))
+def write_summary_md(results: RunResults, path: Path) -> None:
+    path.write_text(render_md(results), "utf-8")

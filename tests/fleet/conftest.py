@@ -16,9 +16,10 @@ def ci(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def fast_options() -> FetchOptions:
-    """Short timeouts and backoff: a hanging tenant costs two seconds, not a minute."""
+    """Short timeouts and backoff: a hanging tenant costs two seconds, not a minute. Loopback
+    allowed: the sandbox fleet is served there."""
     return FetchOptions(concurrency=32, per_host_rps=None, connect_timeout=1.0, read_timeout=1.0, retries=1,
-                        backoff=0.05)
+                        backoff=0.05, allow_loopback=True)
 
 
 @pytest.fixture(scope="module")

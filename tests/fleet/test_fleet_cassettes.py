@@ -214,7 +214,7 @@ def test_a_host_that_did_not_resolve_replays_as_dns_without_a_lookup(tmp_path, m
     options = FetchOptions(per_host_rps=None, connect_timeout=1.0, read_timeout=1.0, retries=0)
 
     async def unresolved(self, host, port):
-        return f"{host} does not resolve (no such name)"
+        return (), f"{host} does not resolve (no such name)"
 
     monkeypatch.setattr(Fetcher, "_lookup", unresolved)
     recorded = run_fleet(directory, targets, load_named_set("careforce-phoenix"), options,

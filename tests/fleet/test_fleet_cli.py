@@ -26,11 +26,13 @@ def test_defaults():
     args = parse("--endpoints", "x.json")
     assert (args.apis, args.concurrency, args.per_host_rps, args.timeout, args.retries, args.limit,
             args.baseline, args.report_dir) == ("careforce-phoenix", 32, 10.0, 10.0, 2, None, None, None)
+    assert (args.allow_loopback, args.max_body_mb) == (False, 4.0)  # loopback refused unless asked for
     assert args.handler is command_fleet
 
 
 @pytest.mark.parametrize("argv", [[], ["--endpoints", "x", "--concurrency", "0"], ["--endpoints", "x", "--limit", "a"],
-                                  ["--endpoints", "x", "--timeout", "-1"], ["--endpoints", "x", "--per-host-rps", "-2"]])
+                                  ["--endpoints", "x", "--timeout", "-1"], ["--endpoints", "x", "--per-host-rps", "-2"],
+                                  ["--endpoints", "x", "--max-body-mb", "0"], ["--endpoints", "x", "--max-body-mb", "a"]])
 def test_bad_options_are_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse(*argv)
@@ -88,7 +90,7 @@ def test_run_over_a_sandbox_fleet_then_against_its_own_baseline(small_fleet, tmp
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(second), "--baseline",
                  str(first / "fleet.json"), *FAST) == 0
     out = capsys.readouterr().out
-    assert "changes since the baseline: none" in out
+    assert "changes since the baseline (79 tenants compared): none" in out
     report = json.loads((second / "fleet.json").read_text("utf-8"))
     assert report["changes"] == [] and report["baseline"]["file"] == str(first / "fleet.json")
     assert json.loads((second / "fleet-changes.json").read_text("utf-8")) == {"counts": {}, "changes": []}
@@ -100,7 +102,7 @@ def test_run_over_a_sandbox_fleet_then_against_its_own_baseline(small_fleet, tmp
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(third), "--baseline",
                  str(second / "fleet.json"), *FAST) == 0
     out = capsys.readouterr().out.splitlines()
-    assert "changes since the baseline: release-upgraded 1" in out
+    assert "changes since the baseline (79 tenants compared): release-upgraded 1" in out
     assert f"  release-upgraded: {upgraded.organizations[0]}: {upgraded.release} -> May 2027" in out
 
 

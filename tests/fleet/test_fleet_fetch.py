@@ -132,7 +132,8 @@ def _raise_from(cause: BaseException, kind=httpx.ConnectError):
 
 @pytest.mark.parametrize("cause, outcome", [
     (socket.gaierror(-2, "Name or service not known"), "dns"),
-    (ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"), "tls"),
+    (ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"), "tls-certificate"),
+    (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), "tls"),
     (ConnectionRefusedError(111, "Connection refused"), "connect"),
     (ConnectionResetError(104, "Connection reset by peer"), "connect"),
 ])
@@ -297,9 +298,20 @@ def test_a_resolver_that_does_not_answer_in_time_is_dns(monkeypatch):
     assert result.outcome == "dns" and "no DNS answer" in result.detail and result.elapsed_s < 0.4
 
 
-def test_ip_literals_are_not_looked_up():
-    async def go():
-        async with Fetcher(FetchOptions()) as fetcher:
-            return await fetcher.resolve("127.0.0.1", 80), await fetcher.resolve("::1", 80)
+def test_ip_literals_are_judged_without_a_lookup(monkeypatch):
+    import harness.fleet.fetch as fetch_module
 
-    assert asyncio.run(go()) == ((None, 0.0), (None, 0.0))
+    def getaddrinfo(host, *args, **kwargs):  # pragma: no cover - must not be called
+        raise AssertionError(f"looked up {host}")
+
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", getaddrinfo)
+
+    async def go(options):
+        async with Fetcher(options) as fetcher:
+            return [(await fetcher.check_host(h, 80))[0] for h in ("127.0.0.1", "::1", "8.8.8.8")]
+
+    loopback_v4, loopback_v6, public = asyncio.run(go(FetchOptions()))
+    assert (loopback_v4.outcome, loopback_v6.outcome, public.outcome) == ("refused-loopback", "refused-loopback", None)
+    assert public.addresses == ("8.8.8.8",)
+    allowed = asyncio.run(go(FetchOptions(allow_loopback=True)))
+    assert [c.addresses for c in allowed] == [("127.0.0.1",), ("::1",), ("8.8.8.8",)]

@@ -88,7 +88,7 @@ def test_with_a_per_host_limit_each_host_is_fetched_by_one_worker(small_fleet, t
         lines += [f"{other.tenant_base(t.name)}  {t.name}" for t in other_spec.of_variation("current")[:5]]
         endpoints = tmp_path / "bases.txt"
         endpoints.write_text("\n".join(lines) + "\n", "utf-8")
-        limited = ("--timeout", "2", "--retries", "1", "--per-host-rps", "20")
+        limited = ("--timeout", "2", "--retries", "1", "--per-host-rps", "20", "--allow-loopback")
         assert fleet("--endpoints", str(endpoints), "--report-dir", str(tmp_path / "one"), *limited) == 0
         assert fleet("--endpoints", str(endpoints), "--report-dir", str(tmp_path / "two"), "--workers", "3",
                      *limited) == 0

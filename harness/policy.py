@@ -1,19 +1,14 @@
-"""The gate: which failures stop a release. A policy makes APIs or groups optional and accepts known
-quirks; a baseline makes only regressions count."""
+"""The gate policy from a tenant file or a policy file: which APIs or groups are optional, which quirks are
+accepted. The gate itself (``harness.run.gate``) is a pure function of the results and this policy."""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.results import ApiRow, CheckResult, Gate
-
-FAILING = ("failed", "broken")
-GOOD = ("passed", "warning")
-
 
 @dataclass(frozen=True)
 class GatePolicy:
@@ -23,12 +18,13 @@ class GatePolicy:
     accepted_quirks: tuple[str, ...] = ()
     source: str = "default: every requested API and every check is required"
 
-    def is_optional(self, check: CheckResult) -> bool:
-        if check.api is None:
-            return False  # discovery and auth checks hold for the whole app
-        if check.api in self.optional_apis or (check.group and check.group in self.optional_groups):
+    def is_optional(self, api: str | None, group: str | None) -> bool:
+        """Is a check of this API (and API group) optional? Checks of no API (discovery, auth) never are."""
+        if api is None:
+            return False
+        if api in self.optional_apis or (group and group in self.optional_groups):
             return True
-        return self.required_groups is not None and check.group not in self.required_groups
+        return self.required_groups is not None and group not in self.required_groups
 
     def accepts(self, warning: str) -> bool:
         return any(q.lower() in warning.lower() for q in self.accepted_quirks)
@@ -74,40 +70,3 @@ def load_policy_file(path: str | Path, *, known_apis: set[str], known_groups: se
     except (OSError, ValueError) as exc:
         raise ConfigError(str(file), None, f"not a readable TOML policy: {exc}") from None
     return parse_policy(data.get("gate", data), file=str(file), known_apis=known_apis, known_groups=known_groups)
-
-
-@dataclass
-class GateInput:
-    checks: list[CheckResult]
-    apis: list[ApiRow]
-    policy: GatePolicy = field(default_factory=GatePolicy)
-    baseline: dict[str, Any] | None = None
-
-
-def compute(gate_input: GateInput) -> Gate:
-    policy = gate_input.policy
-    reasons: list[str] = []
-    waived: list[str] = []
-    baseline_outcomes = ({c["id"]: c["outcome"] for c in gate_input.baseline["checks"]}
-                         if gate_input.baseline else None)
-    for check in gate_input.checks:
-        if check.outcome not in FAILING:
-            continue
-        line = f"{check.id}: {check.outcome}: {check.message}"
-        if policy.is_optional(check):
-            waived.append(f"optional: {line}")
-        elif baseline_outcomes is not None and baseline_outcomes.get(check.id) not in GOOD:
-            waived.append(f"not a regression (baseline: {baseline_outcomes.get(check.id, 'not run')}): {line}")
-        else:
-            reasons.append(("regression: " if baseline_outcomes is not None else "") + line)
-    if gate_input.baseline:
-        before = {a["name"]: a for a in gate_input.baseline.get("apis", [])}
-        for row in gate_input.apis:
-            old = before.get(row.name)
-            if old is None or any(c.api == row.name and policy.is_optional(c) for c in gate_input.checks):
-                continue
-            for column in ("declared", "granted"):
-                if old.get(column) is True and getattr(row, column) is False:
-                    reasons.append(f"regression: {row.name}: {column} was true in the baseline, now false")
-    return Gate(passed=not reasons, reasons=reasons, waived=waived, policy=policy.source,
-                baseline=bool(gate_input.baseline))

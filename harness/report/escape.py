@@ -1,0 +1,50 @@
+"""Tenant strings, escaped for the medium they land in: terminal, Markdown, HTML, CSV.
+
+A tenant chooses the text of its CapabilityStatement, its OperationOutcomes and its error
+descriptions. None of it may move the terminal's cursor, start a Markdown line of its own, become
+markup, or run as a spreadsheet formula.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+
+# ESC-introduced sequences (CSI, OSC ... up to BEL or ST, two-character escapes), then any other C0/C1 control.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]"
+                      r"|\x9d[^\x07\x9c]*(?:\x07|\x9c)?")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_NEWLINES = re.compile(r"[\r\n\t\u2028\u2029\x85]+")
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~!])")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def plain(text: object, *, single_line: bool = True) -> str:
+    """The text with escape sequences and control characters removed (newlines folded unless kept)."""
+    value = _ESCAPES.sub("", str(text))
+    if single_line:
+        value = _NEWLINES.sub(" ", value)
+    else:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = _CONTROLS.sub("", value) if single_line else re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", "", value)
+    return value
+
+
+def terminal(text: object) -> str:
+    """For a terminal: one line, no escape sequences or controls. Print it with markup off."""
+    return plain(text)
+
+
+def markdown(text: object) -> str:
+    """For one Markdown line or table cell: no line breaks, no markup, no HTML."""
+    return _MARKDOWN.sub(r"\\\1", plain(text))
+
+
+def html(text: object, *, single_line: bool = False) -> str:
+    return _html.escape(plain(text, single_line=single_line), quote=True)
+
+
+def csv_cell(text: object) -> str:
+    """For a CSV cell: a leading character a spreadsheet would read as a formula is neutralised."""
+    value = plain(text)
+    return f"'{value}" if value.startswith(_FORMULA) else value

@@ -1,0 +1,100 @@
+"""The report writers, listed in one place and fed by the run's results.
+
+Every writer gets the same results, already passed through the run's scrubbing boundary (no secret
+of the run in any string). A writer that fails is reported; the others still write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from harness.run.results import RunResults
+from harness.scrub import SecretRegistry
+
+
+@dataclass
+class WriteContext:
+    report_dir: Path
+    secrets: SecretRegistry
+    allure_dir: Path | None = None
+    mode: str = "live"
+    cassette_dir: Path | None = None
+
+
+class Writer(Protocol):
+    def __call__(self, results: RunResults, ctx: WriteContext) -> None: ...
+
+
+def scrubbed(value: Any, secrets: SecretRegistry) -> Any:
+    """A copy of ``value`` (results, dataclasses, dicts, lists, strings) with every secret removed."""
+    if isinstance(value, Enum):
+        return value
+    if isinstance(value, str):
+        return secrets.scrub_text(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: scrubbed(getattr(value, f.name), secrets)
+                                             for f in dataclasses.fields(value) if f.init})
+    if isinstance(value, dict):
+        return {scrubbed(k, secrets): scrubbed(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(scrubbed(v, secrets) for v in value)
+    return value
+
+
+def _summary_json(results: RunResults, ctx: WriteContext) -> None:
+    from harness.report.summary import write_summary_json
+
+    write_summary_json(results, ctx.report_dir / "summary.json")
+    if ctx.mode == "record" and ctx.cassette_dir is not None:
+        write_summary_json(results, ctx.cassette_dir / "summary.json")
+
+
+def _summary_md(results: RunResults, ctx: WriteContext) -> None:
+    from harness.report.summary import write_summary_md
+
+    write_summary_md(results, ctx.report_dir / "summary.md")
+
+
+def _summary_html(results: RunResults, ctx: WriteContext) -> None:
+    from harness.report.html import write_summary_html
+
+    sds = next((c.data["sds"] for c in results.checks if c.data.get("sds")), None)
+    write_summary_html(results, ctx.report_dir / "summary.html", sds)
+
+
+def _junit(results: RunResults, ctx: WriteContext) -> None:
+    from harness.report.junit import write_junit
+
+    write_junit(results, ctx.report_dir / "junit.xml")
+
+
+def _allure(results: RunResults, ctx: WriteContext) -> None:
+    from harness.report.allure_files import write_run_files
+
+    if ctx.allure_dir is not None:
+        write_run_files(results, ctx.allure_dir, ctx.secrets)
+
+
+WRITERS: tuple[tuple[str, Callable[[RunResults, WriteContext], None]], ...] = (
+    ("summary.json", _summary_json),
+    ("summary.md", _summary_md),
+    ("summary.html", _summary_html),
+    ("junit.xml", _junit),
+    ("allure-results", _allure),
+)
+
+
+def write_all(results: RunResults, ctx: WriteContext) -> tuple[RunResults, list[str]]:
+    """Scrub the results once, run every writer; return the scrubbed results and any writer's error."""
+    clean = scrubbed(results, ctx.secrets)
+    errors = []
+    for name, writer in WRITERS:
+        try:
+            writer(clean, ctx)
+        except OSError as exc:
+            errors.append(f"{name}: {exc.strerror or exc}")
+    return clean, errors
