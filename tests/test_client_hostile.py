@@ -178,10 +178,9 @@ def _private_jwk(key: Any) -> dict[str, str]:
 
 
 def _written(run: HarnessRun, cassettes: Path) -> dict[str, str]:
-    """The cassettes and the attachments (the exchange log); summary.json holds the checks' messages."""
-    files = list(cassettes.rglob("*.yaml"))
-    files += [p for p in (run.report_dir / "allure-results").glob("*-attachment*")]
-    return {str(p): p.read_text("utf-8", "replace") for p in files}
+    """Every file the run wrote (cassettes, reports, attachments), and what it printed."""
+    files = [p for folder in (cassettes, run.report_dir) for p in folder.rglob("*") if p.is_file()]
+    return {**{str(p): p.read_text("utf-8", "replace") for p in files}, "stdout": run.stdout, "stderr": run.stderr}
 
 
 def test_no_secret_reaches_a_cassette_or_an_attachment(tmp_path: Path) -> None:

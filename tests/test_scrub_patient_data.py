@@ -261,12 +261,12 @@ def test_a_record_run_writes_no_patient_value_and_replays(tmp_path: Path) -> Non
         url = sandbox.base_url
         recorded = run_harness(tmp_path / "recorded", "--tenant", str(tenant), "--base-url", url, "--mode", "record",
                                "--cassette-dir", str(cassettes), pytest_args=selection, env=env)
-    assert recorded.exit_code in (0, 1), recorded.stderr[-2000:]
+    assert recorded.exit_code in (0, 1, 5), recorded.stderr[-2000:]
     phones = [v for v in values if re.fullmatch(r"\d{3}-\d{3}-\d{4}", v)]
     assert len(values) > 100 and phones and "Cedarbrook1" in " ".join(values)
-    written = {str(p): p.read_text("utf-8", "replace") for p in cassettes.rglob("*.yaml")}
-    written |= {str(p): p.read_text("utf-8", "replace")
-                for p in (recorded.report_dir / "allure-results").glob("*-attachment*")}
+    written = {str(p): p.read_text("utf-8", "replace")  # every file the record run wrote, and its output
+               for folder in (cassettes, recorded.report_dir) for p in folder.rglob("*") if p.is_file()}
+    written |= {"stdout": recorded.stdout, "stderr": recorded.stderr}
     everything = "\n".join(written.values())
     assert len(written) > 20 and "pseudo-" in everything and "subscriberId" in everything
     found = _written_values(values, everything)
