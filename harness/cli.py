@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--fault", action="append", default=[], metavar="NAME", help="misbehave this way (repeatable)")
     sandbox.add_argument("--list-faults", action="store_true", help="list the faults and exit")
 
-    report = sub.add_parser("report", help="build the Allure HTML report of a run (needs Node.js for npx)")
+    report = sub.add_parser("report", help="build the Allure HTML report of a run, offline, with a pinned Allure "
+                                           "installed once (the message says how)")
     report.add_argument("dir", nargs="?", help="the run's report folder (default: the newest under reports/)")
     report.add_argument("--multi-file", action="store_true", help="a folder of files to serve, instead of one "
                                                                     "index.html that opens from disk")
@@ -200,6 +201,12 @@ def run_one(args: argparse.Namespace) -> int:
         base_url = args.base_url
         if args.fault and args.tenant:
             raise ConfigError(None, "--fault", "faults apply only to the embedded sandbox (run without --tenant)")
+        if args.fault and args.mode == "replay":
+            raise ConfigError(None, "--fault", "a replay answers from the cassettes, so a sandbox fault would change "
+                              "nothing; record with the fault instead (--mode record --fault ...)")
+        if args.base_url and not args.tenant:
+            raise ConfigError(None, "--base-url", "needs --tenant FILE: without one the embedded sandbox runs, at its "
+                              "own address")
         if not args.tenant and args.mode != "replay":
             from urllib.parse import urlsplit
 
@@ -231,10 +238,9 @@ def run_one(args: argparse.Namespace) -> int:
         argv += ["--cassette-mode", args.mode]
         from harness.report.progress import wanted
 
-        if wanted() and not pytest_args:
-            argv += ["--live-progress", "-p", "no:terminal"]
-        else:
-            argv.append("-q")
+        argv += ["-p", "no:terminal"]  # the harness reports; pytest's own counts would disagree with its outcomes
+        if wanted():
+            argv.append("--live-progress")
         if args.policy:
             argv += ["--policy", str(Path(args.policy).resolve())]
         if args.baseline:
@@ -270,14 +276,16 @@ def command_sandbox(args: argparse.Namespace) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from harness.report.allure_html import build, latest_report_dir
+    from harness.report.allure_html import build, find_allure, latest_report_dirs
 
-    folder = Path(args.dir) if args.dir else latest_report_dir()
-    index = build(folder, single_file=not args.multi_file)
-    print(f"Allure report: {index} (no analytics; {'open it from disk' if not args.multi_file else 'serve the folder'})")
-    summary = folder / "summary.html"
-    if summary.is_file():
-        print(f"go-live summary: {summary}")
+    folders = [Path(args.dir)] if args.dir else latest_report_dirs()
+    allure = find_allure()
+    for folder in folders:
+        index = build(folder, single_file=not args.multi_file, allure=allure)
+        print(f"Allure report: {index} (no analytics; {'open it from disk' if not args.multi_file else 'serve the folder'})")
+        summary = folder / "summary.html"
+        if summary.is_file():
+            print(f"go-live summary: {summary}")
     return EXIT_OK
 
 

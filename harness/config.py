@@ -58,6 +58,7 @@ class ClientSettings:
     retry_after_cap: float = 30.0
     max_response_bytes: int = 50_000_000
     run_timeout: float = 3600.0
+    check_timeout: float = 300.0  # one check, all its requests together; 0 turns the limit off
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,7 @@ def _load_client(table: Any, *, file: str | None) -> ClientSettings:
         raise ConfigError(file, "client", "must be a table")
     from harness.ratelimit import parse_rate
 
-    numbers = {"connect_timeout", "read_timeout", "request_deadline", "retry_after_cap", "run_timeout"}
+    numbers = {"connect_timeout", "read_timeout", "request_deadline", "retry_after_cap", "run_timeout", "check_timeout"}
     integers = {"max_retries", "max_response_bytes"}
     unknown = set(table) - numbers - integers - {"rate_limit"}
     if unknown:

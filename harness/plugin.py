@@ -7,6 +7,9 @@ and pytest's own traceback output is replaced by the harness's report (``--harne
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -212,6 +215,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
         state.progress = LiveProgress()
         state.progress.start(len(session.items))
+    elif session.config.pluginmanager.get_plugin("terminalreporter") is None:
+        from harness.report.progress import GroupProgress
+
+        state.progress = GroupProgress(lambda line: print(line, flush=True))
+        state.progress.start(len(session.items))
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
@@ -334,7 +342,40 @@ def _check_guard(request: pytest.FixtureRequest, _preflight: None) -> Iterator[N
         raise Skip(f"the run's time budget ({budget:g} s, client.run_timeout) is spent")
     callspec = getattr(request.node, "callspec", None)
     guard(info, state, api, dict(callspec.params) if callspec else {})
-    yield
+    with _time_limit(request.node, state.tenant.client.check_timeout):
+        yield
+
+
+class CheckTimeout(Exception):
+    """A check ran longer than the tenant file's client.check_timeout."""
+
+
+@contextlib.contextmanager
+def _time_limit(item: pytest.Item, seconds: float) -> Iterator[None]:
+    """Stop a check that takes longer than ``seconds`` (SIGALRM; not where pytest-timeout already owns it)."""
+    usable = (seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+              and not (item.config.pluginmanager.hasplugin("timeout") and _pytest_timeout_set(item.config)))
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CheckTimeout(f"the check took longer than {seconds:g} s (client.check_timeout) and was stopped")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _pytest_timeout_set(config: pytest.Config) -> bool:
+    try:
+        return bool(config.getoption("timeout", None) or float(config.getini("timeout") or 0))
+    except (ValueError, KeyError):
+        return False
 
 
 @pytest.hookimpl(wrapper=True)
@@ -399,7 +440,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
                                  duration=report.duration, context=context)
     state.results[item.nodeid] = result
     if state.progress is not None:
-        state.progress.advance(f"{result.group or result.area} › {result.api or result.title}", outcome.value)
+        state.progress.advance(f"{result.group or result.area} › {result.api or result.title}", outcome.value,
+                               result.area)
     return report
 
 
@@ -507,7 +549,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if session.config.pluginmanager.get_plugin("terminalreporter") is None:
         from rich.console import Console
 
-        _print(clean, state, Console(highlight=False))
+        import sys
+
+        _print(clean, state, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
 
 
 def _print(results: RunResults, state: RunState, console: Any) -> None:

@@ -87,6 +87,20 @@ def test_log_errors(api: Api, tenant: Tenant, client: TenantClient, verdict: Che
     qid = _questionnaire(tenant, api)
     outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "information", "code": "informational",
                "diagnostics": "Conformance test report from epic-fhir-harness; no action needed."}]}
-    answer = _post(client, api, "$log-questionnaire-errors", {"resourceType": "Parameters", "parameter": [
-        {"name": "questionnaire", "valueCanonical": f"Questionnaire/{qid}"}, {"name": "errors", "resource": outcome}]})
-    verdict.note(f"answered {answer.get('resourceType') if isinstance(answer, dict) else 'a body'}")
+    response = client.post(client.url(str(api.version), "Questionnaire/$log-questionnaire-errors"), json={
+        "resourceType": "Parameters", "parameter": [{"name": "questionnaire", "valueCanonical": f"Questionnaire/{qid}"},
+                                                    {"name": "errors", "resource": outcome}]},
+        headers={"Content-Type": "application/fhir+json"})
+    if response.status_code in (200, 201, 202, 204) and not response.content:
+        verdict.note(f"accepted with HTTP {response.status_code} and no body")
+        return
+    answer = expect_fhir(response, "POST Questionnaire/$log-questionnaire-errors", status=(200, 201, 202))
+    kind = answer.get("resourceType") if isinstance(answer, dict) else type(answer).__name__
+    if kind not in ("OperationOutcome", "Parameters"):
+        raise CheckFailed(f"$log-questionnaire-errors answered a {kind}, not an OperationOutcome or Parameters "
+                          f"acknowledging the report", category="tenant-fault")
+    errors = [i for i in (answer.get("issue") or []) if isinstance(i, dict) and i.get("severity") in ("error", "fatal")]
+    if errors:
+        raise CheckFailed(f"$log-questionnaire-errors refused the report: "
+                          f"{errors[0].get('diagnostics') or errors[0].get('code')}", category="tenant-fault")
+    verdict.note(f"accepted with HTTP {response.status_code} and a {kind}")

@@ -146,7 +146,7 @@ def summary(conn: Connection, run_id: int) -> dict[str, Any]:
                   "granted": r["granted"], "exercised": r["exercised"], "verified": r["verified"],
                   "shape": r["shape"]} for r in conn.execute(apis_q).mappings()],
         "checks": [{"id": r["check_id"], "outcome": r["outcome"], "category": r["category"], "api": r["api_name"],
-                    "blocked_by": json.loads(r["blocked_by"]) if r["blocked_by"] else None,
+                    "blocked_by": _first(json.loads(r["blocked_by"])) if r["blocked_by"] else None,
                     "requirements": json.loads(r["requirements"]) if r["requirements"] else None}
                    for r in conn.execute(checks_q).mappings()],
     }
@@ -161,3 +161,8 @@ def fleet_names(conn: Connection) -> dict[str, str | None]:
     """Every fleet address key stored, with the newest name seen for it."""
     query = (select(FT.c.key, FT.c.name).join(R, R.c.id == FT.c.run_id).order_by(R.c.finished))
     return {key: name for key, name in conn.execute(query)}
+
+
+def _first(ids: list[str]) -> str | None:
+    """summary.json names one blocking check (``blocked_by``); the store keeps a list."""
+    return ids[0] if ids else None

@@ -1,4 +1,4 @@
-"""Live progress during a run (group, API, pass/fail counts), for people at a terminal; silent in CI."""
+"""Progress during a run: a live line for people at a terminal, one plain line per group of checks in CI."""
 
 from __future__ import annotations
 
@@ -26,10 +26,40 @@ class LiveProgress:
         self.progress.update(self.task, total=total)
         self.progress.start()
 
-    def advance(self, where: str, outcome: str) -> None:
+    def advance(self, where: str, outcome: str, group: str = "") -> None:
         self.counts[outcome] += 1
         counts = " ".join(f"{n} {o}" for o, n in sorted(self.counts.items()))
         self.progress.update(self.task, advance=1, description=where[:70], counts=counts)
 
     def stop(self) -> None:
         self.progress.stop()
+
+
+class GroupProgress:
+    """One plain line per group of checks as it finishes, e.g. ``Discovery: 21 checks, 20 passed, 1 warning``."""
+
+    def __init__(self, write=print) -> None:  # type: ignore[no-untyped-def]
+        self.write = write
+        self.group: str | None = None
+        self.counts: Counter[str] = Counter()
+        self.total = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self.write(f"running {total} checks")
+
+    def _flush(self) -> None:
+        if self.group is not None and self.counts:
+            n = sum(self.counts.values())
+            detail = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items(), key=lambda kv: -kv[1]))
+            self.write(f"{self.group}: {n} check(s), {detail}")
+
+    def advance(self, where: str, outcome: str, group: str = "") -> None:
+        if group != self.group:
+            self._flush()
+            self.group, self.counts = group, Counter()
+        self.counts[outcome] += 1
+
+    def stop(self) -> None:
+        self._flush()
+        self.group = None

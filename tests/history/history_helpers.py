@@ -40,10 +40,10 @@ def tenant_runs(name: str = "acme-nonprod") -> list[dict[str, Any]]:
     for api in third["apis"]:
         api["verified"] = api["name"] != "Slot.Read (STU3)"
     for check in third["checks"]:
-        check["blocked_by"] = []
+        check["blocked_by"] = None
         check["requirements"] = [f"req.{check['check_id']}"]
     blocked = next(c for c in third["checks"] if c["api"] == "Slot.Read (STU3)" and c["outcome"] == "passed")
-    blocked.update(outcome="blocked", blocked_by=["auth.token.issued"])
+    blocked.update(outcome="blocked", blocked_by="auth.token.issued")
     return [first, second, third]
 
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from harness.gate import GateInput, compute
+from harness.run.gate import GateInput, decide as compute
 from harness.history.baseline import resolve_baseline
 from harness.history.errors import HistoryError
 from harness.history.record import record_run
-from harness.results import ApiRow, CheckResult
+from harness.run.results import ApiRow, CheckResult
 from tests.history.history_helpers import LOST_API, tenant_runs
 
 
@@ -30,7 +30,7 @@ def test_latest_latest_passed_and_an_id_name_the_right_runs(history):
     assert by_id == passed
     assert {a["name"]: a["verified"] for a in latest["apis"]}["Slot.Read (STU3)"] is False
     blocked = [c for c in latest["checks"] if c["outcome"] == "blocked"]
-    assert len(blocked) == 1 and blocked[0]["blocked_by"] == ["auth.token.issued"]
+    assert len(blocked) == 1 and blocked[0]["blocked_by"] == "auth.token.issued"
 
 
 def test_a_stored_baseline_makes_the_gate_fail_only_on_regressions(history):
