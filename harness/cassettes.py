@@ -22,7 +22,7 @@ from harness.pseudonyms import Pseudonymizer
 from harness.scrub import SECRET_HEADERS, STRUCTURED_LIMIT, SecretRegistry, looks_like_json, parse_json_body, scrub_body
 
 __all__ = ["MODES", "SESSION_CASSETTE", "Mode", "Pseudonymizer", "Scrubber", "cassette_name", "is_missing_recording",
-           "make_vcr", "missing_recording_message"]
+           "make_vcr", "missing_recording_message", "recorded_origins"]
 
 Mode = Literal["live", "record", "replay"]
 MODES: tuple[Mode, ...] = ("live", "record", "replay")
@@ -119,6 +119,23 @@ def make_vcr(mode: Mode, secrets: SecretRegistry, pseudonymizer: Pseudonymizer |
         before_record_response=scrubber.response,
         decode_compressed_response=False,  # decoded by Scrubber.response, with a bound
     )
+
+
+def recorded_origins(directory: str | Path) -> frozenset[str]:
+    """The origins a recording was made against (from its ``_session.yaml``). A replay against
+    another base URL gives them to the client as bearer origins (``TenantClient(bearer_origins=...)``):
+    the recording's own next links point there, and in replay nothing leaves the process."""
+    import yaml
+
+    from harness.origins import origin_of
+
+    path = Path(directory) / SESSION_CASSETTE
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return frozenset()
+    uris = [i.get("request", {}).get("uri") for i in data.get("interactions") or [] if isinstance(i, dict)]
+    return frozenset(origin_of(u) for u in uris if isinstance(u, str) and u.startswith(("http://", "https://")))
 
 
 def cassette_name(nodeid: str) -> str:

@@ -27,6 +27,7 @@ from harness import deadline as _deadline
 from harness.config import Tenant, is_loopback
 from harness.decoding import ACCEPT_ENCODING, BodyRefused, BoundedDecoder
 from harness.errors import OriginError, TenantError
+from harness.origins import origin_of, without_query
 from harness.pseudonyms import Pseudonymizer
 from harness.ratelimit import RateLimiter
 from harness.scrub import (
@@ -107,22 +108,6 @@ class CircuitBreaker:
 
 
 # -- origins ------------------------------------------------------------------------------------
-
-def origin_of(url: str) -> str:
-    """``scheme://host:port``, the port made explicit: origins differ by scheme, host or port."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    port = port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
-
-
-def _without_query(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{origin_of(url)}{parts.path.rstrip('/')}"
-
 
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
@@ -247,7 +232,7 @@ class TenantClient:
 
     def is_own(self, url: str) -> bool:
         """Whether ``url`` may receive the bearer token: a FHIR base origin, never the token endpoint."""
-        return origin_of(url) in self._bearer_origins and _without_query(url) not in self._token_urls
+        return origin_of(url) in self._bearer_origins and without_query(url) not in self._token_urls
 
     def foreign_origins(self, document: Any) -> list[ForeignOrigin]:
         """Endpoints a discovery document names outside the FHIR base origins (the report warns of them)."""
@@ -263,10 +248,10 @@ class TenantClient:
             self.refused_bearer.append(origin)
             raise OriginError(f"refusing to send the bearer token to {origin}, which is not one of the tenant's "
                               f"FHIR base origins ({', '.join(sorted(self._bearer_origins))})")
-        if _without_query(url) in self._token_urls:
+        if without_query(url) in self._token_urls:
             self.refused_bearer.append(origin)
             raise OriginError(f"refusing to send the bearer token to the token endpoint "
-                              f"{self.secrets.scrub_text(_without_query(url))}: it gets the token request only")
+                              f"{self.secrets.scrub_text(without_query(url))}: it gets the token request only")
 
     def _note_token_request(self, url: str, kw: Mapping[str, Any]) -> None:
         """A request carrying a client assertion is a token request: its assertion becomes a secret
@@ -281,7 +266,7 @@ class TenantClient:
             if "client_assertion" in text:
                 fields += parse_qsl(text, keep_blank_values=True)
         if any(k == "client_assertion" for k, _ in fields):
-            self._token_urls.add(_without_query(url))
+            self._token_urls.add(without_query(url))
             for k, v in fields:
                 if k in ("client_assertion", "client_secret"):
                     self.secrets.add(v)
