@@ -151,7 +151,7 @@ def run_several(args: argparse.Namespace) -> int:
 
     if args.fault:
         raise ConfigError(None, "--fault", "faults apply only to the embedded sandbox (run without --tenant)")
-    tenants = [load_tenant(t) for t in args.tenant]  # every file is checked before anything runs
+    tenants = [load_tenant(t, replay=args.mode == "replay") for t in args.tenant]  # every file checked first
     names = [t.name for t in tenants]
     if len(set(names)) != len(names):
         raise ConfigError(None, "--tenant", f"two tenant files share a name: {names}; each run needs its own")
@@ -224,7 +224,8 @@ def run_one(args: argparse.Namespace) -> int:
                 raise ConfigError(None, "--mode record", f"the sandbox cannot listen on port {port}: {exc.strerror}") from None
             base_url = sandbox.base_url
             print(f"epic-harness: embedded sandbox at {base_url}", file=sys.stderr)
-        tenant = load_tenant(tenant_file, base_url=base_url, allow_writes=args.allow_writes)  # exit 2 on errors
+        tenant = load_tenant(tenant_file, base_url=base_url, allow_writes=args.allow_writes,
+                             replay=args.mode == "replay")  # exit 2 on errors
         report_dir = Path(args.report_dir or Path("reports") / f"{datetime.now():%Y%m%d-%H%M%S}-{tenant.name}")
         argv = [
             str(suites_dir()), "--tenant", str(tenant_file), "--report-dir", str(report_dir),

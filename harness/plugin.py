@@ -90,7 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.reportchars = "N"
     try:
         tenant = load_tenant(tenant_file, base_url=config.getoption("--base-url"),
-                             allow_writes=config.getoption("--allow-writes"))
+                             allow_writes=config.getoption("--allow-writes"),
+                             replay=config.getoption("--cassette-mode") == "replay")
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     for group in tenant.requested.groups:
@@ -438,6 +439,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
             message = _skip_message(report)
     result = collect.make_result(item, info, state, outcome, message, category=category, blocked_by=blocked_by,
                                  duration=report.duration, context=context)
+    if call.excinfo is not None and getattr(call.excinfo.value, "advisory", False):
+        result.required = False
     state.results[item.nodeid] = result
     if state.progress is not None:
         state.progress.advance(f"{result.group or result.area} › {result.api or result.title}", outcome.value,

@@ -111,6 +111,10 @@ def api_rows(state: RunState, checks: list[CheckResult], exercising: set[str]) -
         mine = by_api.get(api.name, [])
         exercise = [c for c in mine if c.check_id in exercising]
         exercised = Outcome.worst([c.outcome for c in exercise])
+        withheld = next((c for c in exercise if c.outcome is Outcome.FAILED and c.message.startswith("Epic 59204")), None)
+        if withheld is not None and g.value is not False:  # the scope says yes, the tenant's answer says no
+            g = type(g)(False, f"the token's scope covers {api.resource}, but the tenant withholds this API's "
+                               f"context (Epic 59204)")
         detail = {"declared": d.detail, "granted": g.detail}
         if exercise:
             detail["exercised"] = "; ".join(dict.fromkeys(c.message for c in exercise if c.message))
