@@ -425,6 +425,13 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     test_data = data.get("test_data", {})
     if not isinstance(test_data, dict):
         raise ConfigError(f, "test_data", "must be a table")
+    file_root = data.get("base_url")
+    if base_url is not None and isinstance(file_root, str) and isinstance(test_data.get("web_services"), dict):
+        # URLs under the file's own base_url follow it when --base-url moves the tenant (the sandbox's port)
+        old = file_root.rstrip("/")
+        test_data = {**test_data, "web_services": {
+            name: (base_url.rstrip("/") + url[len(old):] if isinstance(url, str) and url.startswith(old + "/") else url)
+            for name, url in test_data["web_services"].items()}}
     placeholder = _placeholder(test_data, "test_data")
     if placeholder:
         raise ConfigError(f, placeholder, "is still the template's placeholder: give a value that exists in this "

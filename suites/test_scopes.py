@@ -21,6 +21,7 @@ from harness.checks import TOKEN, TOKEN_ENDPOINT, CheckContext, CheckFailed, Inc
 from harness.client import TenantClient
 from harness.config import Tenant
 from harness.discovery import Discovery
+from harness.run.preconditions import Skip
 from harness.run.state import RunState
 from harness.scopes import Grants
 from harness.token_probes import scoped
@@ -77,6 +78,9 @@ def test_granted_as_requested(run_state: RunState, client: TenantClient, discove
         raise Inconclusive("no requested API needs a resource scope, so there is nothing to compare")
     if tenant.auth.scope:
         granted = grants  # the run's own token was asked for exactly these
+    elif tenant.is_production:
+        raise Skip("the tenant file asks for no scope, and a second token request is not sent to production: set "
+                   "auth.scope to compare what is granted with what is asked", advisory=True)
     else:
         response, body = ask(run_state, client, discovery, " ".join(asked))
         granted = granted_of(body)
@@ -119,7 +123,8 @@ def _two_resources(grants: Grants, run_state: RunState) -> tuple[str, str, str] 
 @check("scopes.narrowing", title="a token asked for fewer scopes is narrowed, and the FHIR server enforces it",
        why="A server that ignores a narrower request, or whose FHIR API serves beyond the token's scope, cannot be "
            "relied on to confine a component that should see less.",
-       source=SMART_BACKEND, source_url=SMART_BACKEND_URL, group="auth", severity="normal", needs=(TOKEN,), late=True)
+       source=SMART_BACKEND, source_url=SMART_BACKEND_URL, group="auth", severity="normal", needs=(TOKEN,), late=True,
+       production=False)
 def test_narrowing(run_state: RunState, client: TenantClient, discovery: Discovery, grants: Grants,
                    verdict: CheckContext) -> None:
     chosen = _two_resources(grants, run_state)
@@ -166,7 +171,8 @@ def test_unknown_scope(run_state: RunState, client: TenantClient, discovery: Dis
 
 @check("scopes.v1-v2", title="SMART v1 and v2 syntax for the same access are both understood",
        why="Apps and libraries still send v1 scopes (system/Patient.read); a server advertising v2 must map them.",
-       source=SMART_SCOPES, source_url=SMART_SCOPES_URL, group="auth", severity="normal", needs=(TOKEN,))
+       source=SMART_SCOPES, source_url=SMART_SCOPES_URL, group="auth", severity="normal", needs=(TOKEN,),
+       production=False)
 def test_v1_and_v2(run_state: RunState, client: TenantClient, discovery: Discovery, grants: Grants,
                    verdict: CheckContext) -> None:
     capabilities = (discovery.smart_configuration.body or {}).get("capabilities") or []
