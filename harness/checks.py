@@ -68,6 +68,7 @@ class CheckInfo:
     required: bool = True
     late: bool = False
     production: bool = True
+    credentials: bool = False
     requirements: tuple[str, ...] = ()
     origin: str = field(default="", compare=False)
 
@@ -92,7 +93,7 @@ def check(id: str, *, title: str, why: str, source: str, group: str, source_url:
           severity: Severity = "critical", area: str | None = None, applies_to: Callable[[Api], bool] | None = None,
           exercises: bool = False, needs: tuple[str, ...] = (REACHABLE,),
           writes: bool | Callable[[Api], bool] = False, probes: bool = False, negative: bool = False,
-          required: bool = True, late: bool = False, production: bool = True,
+          required: bool = True, late: bool = False, production: bool = True, credentials: bool = False,
           requirements: tuple[str, ...] = ()) -> Callable[[F], F]:
     """Register a check.
 
@@ -105,7 +106,8 @@ def check(id: str, *, title: str, why: str, source: str, group: str, source_url:
     tenant file allows it. ``required=False`` marks an advisory check whose absence does not make
     the gate incomplete (a failure still fails it). ``late`` runs the check after every other one.
     ``production=False`` keeps a check that only reads, but reads oddly (without a token, say), away
-    from production tenants.
+    from production tenants. ``credentials`` marks a check of the app's own key or JWK Set, which a
+    replay without those secrets cannot judge.
     """
     if group not in GROUPS:
         raise ValueError(f"check {id!r}: unknown group {group!r}; groups: {', '.join(GROUPS)}")
@@ -119,7 +121,8 @@ def check(id: str, *, title: str, why: str, source: str, group: str, source_url:
         info = CheckInfo(id=id, title=title, why=why, source=source, source_url=source_url, severity=severity,
                          group=group, area=area or GROUPS[group], applies_to=applies_to, exercises=exercises,
                          needs=tuple(needs), writes=writes, probes=probes, negative=negative, required=required,
-                         late=late, production=production, requirements=tuple(requirements), origin=origin)
+                         late=late, production=production, credentials=credentials,
+                         requirements=tuple(requirements), origin=origin)
         existing = REGISTRY.get(id)
         if existing is not None and not existing.origin.endswith(same_function):
             raise DuplicateCheckId(f"check id {id!r} is declared twice: by {existing.origin} and by {origin}")

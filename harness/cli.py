@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--fault", action="append", default=[], metavar="NAME", help="misbehave this way (repeatable)")
     sandbox.add_argument("--list-faults", action="store_true", help="list the faults and exit")
 
-    report = sub.add_parser("report", help="build the Allure HTML report of a run (needs Node.js for npx)")
+    report = sub.add_parser("report", help="build the Allure HTML report of a run, offline, with a pinned Allure "
+                                           "installed once (the message says how)")
     report.add_argument("dir", nargs="?", help="the run's report folder (default: the newest under reports/)")
     report.add_argument("--multi-file", action="store_true", help="a folder of files to serve, instead of one "
                                                                     "index.html that opens from disk")
@@ -150,7 +151,7 @@ def run_several(args: argparse.Namespace) -> int:
 
     if args.fault:
         raise ConfigError(None, "--fault", "faults apply only to the embedded sandbox (run without --tenant)")
-    tenants = [load_tenant(t) for t in args.tenant]  # every file is checked before anything runs
+    tenants = [load_tenant(t, replay=args.mode == "replay") for t in args.tenant]  # every file checked first
     names = [t.name for t in tenants]
     if len(set(names)) != len(names):
         raise ConfigError(None, "--tenant", f"two tenant files share a name: {names}; each run needs its own")
@@ -223,7 +224,8 @@ def run_one(args: argparse.Namespace) -> int:
                 raise ConfigError(None, "--mode record", f"the sandbox cannot listen on port {port}: {exc.strerror}") from None
             base_url = sandbox.base_url
             print(f"epic-harness: embedded sandbox at {base_url}", file=sys.stderr)
-        tenant = load_tenant(tenant_file, base_url=base_url, allow_writes=args.allow_writes)  # exit 2 on errors
+        tenant = load_tenant(tenant_file, base_url=base_url, allow_writes=args.allow_writes,
+                             replay=args.mode == "replay")  # exit 2 on errors
         report_dir = Path(args.report_dir or Path("reports") / f"{datetime.now():%Y%m%d-%H%M%S}-{tenant.name}")
         argv = [
             str(suites_dir()), "--tenant", str(tenant_file), "--report-dir", str(report_dir),
@@ -275,14 +277,16 @@ def command_sandbox(args: argparse.Namespace) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from harness.report.allure_html import build, latest_report_dir
+    from harness.report.allure_html import build, find_allure, latest_report_dirs
 
-    folder = Path(args.dir) if args.dir else latest_report_dir()
-    index = build(folder, single_file=not args.multi_file)
-    print(f"Allure report: {index} (no analytics; {'open it from disk' if not args.multi_file else 'serve the folder'})")
-    summary = folder / "summary.html"
-    if summary.is_file():
-        print(f"go-live summary: {summary}")
+    folders = [Path(args.dir)] if args.dir else latest_report_dirs()
+    allure = find_allure()
+    for folder in folders:
+        index = build(folder, single_file=not args.multi_file, allure=allure)
+        print(f"Allure report: {index} (no analytics; {'open it from disk' if not args.multi_file else 'serve the folder'})")
+        summary = folder / "summary.html"
+        if summary.is_file():
+            print(f"go-live summary: {summary}")
     return EXIT_OK
 
 

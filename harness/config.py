@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -37,6 +38,7 @@ class AuthConfig:
     jku: str | None = None
     scope: str | None = None
     token_endpoint: str | None = None
+    stand_in: bool = False  # a replay without the app's secrets: a throwaway client id or key
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class ClientSettings:
     retry_after_cap: float = 30.0
     max_response_bytes: int = 50_000_000
     run_timeout: float = 3600.0
+    check_timeout: float = 300.0  # one check, all its requests together; 0 turns the limit off
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,45 @@ def _resolve_path(value: str, base: Path | None) -> Path:
     return (path if path.is_absolute() or base is None else base / path).resolve()
 
 
-def _load_auth(table: Any, *, file: str | None, base: Path | None) -> AuthConfig:
+STAND_IN_CLIENT = "replay-stand-in"
+_SECRET_FIELDS = ("auth.client_id_env", "auth.private_key_env", "auth.private_key")
+
+
+def _stand_in_key(algorithm: str) -> PrivateKey:
+    """A throwaway key for a replay without the app's secrets: nothing is sent, so any key signs."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if algorithm.startswith("ES"):
+        return ec.generate_private_key(ec.SECP384R1())
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _load_auth_for_replay(table: Any, *, file: str | None, base: Path | None) -> AuthConfig:
+    """A replay sends nothing: a client id or key this machine does not have (an unset environment variable,
+    a key file that is not here) is replaced by a stand-in, and the app's own credentials are not checked."""
+    try:
+        return _load_auth(table, file=file, base=base)
+    except ConfigError as exc:
+        if not isinstance(table, dict) or exc.field not in _SECRET_FIELDS:
+            raise
+    table = dict(table)
+    client_env = table.pop("client_id_env", None)
+    if client_env:
+        table["client_id"] = os.environ.get(str(client_env)) or STAND_IN_CLIENT
+    table.pop("private_key_env", None)
+    table.pop("private_key", None)
+    try:
+        auth = _load_auth(table, file=file, base=base, key=_stand_in_key(str(table.get("algorithm", "RS384"))))
+    except ConfigError as exc:
+        if exc.field == "auth.client_id":
+            auth = _load_auth({**table, "client_id": STAND_IN_CLIENT}, file=file, base=base,
+                              key=_stand_in_key(str(table.get("algorithm", "RS384"))))
+        else:
+            raise
+    return dataclasses.replace(auth, stand_in=True)
+
+
+def _load_auth(table: Any, *, file: str | None, base: Path | None, key: Any = None) -> AuthConfig:
     if not isinstance(table, dict):
         raise ConfigError(file, "auth", "is required: a table with client_id, private_key and kid")
     unknown = set(table) - _AUTH_FIELDS
@@ -186,7 +227,9 @@ def _load_auth(table: Any, *, file: str | None, base: Path | None) -> AuthConfig
     if algorithm not in SIGNING_ALGORITHMS:
         raise ConfigError(file, "auth.algorithm", f"must be one of {', '.join(SIGNING_ALGORITHMS)}, got {algorithm!r}")
     key_field = "auth.private_key"
-    if table.get("private_key_env"):
+    if key is not None:
+        pem = b""
+    elif table.get("private_key_env"):
         pem_text = _from_env(table, "private_key", file=file, section="auth")
         pem = pem_text.encode() if pem_text else b""
         key_field = "auth.private_key_env"
@@ -198,7 +241,7 @@ def _load_auth(table: Any, *, file: str | None, base: Path | None) -> AuthConfig
             pem = key_path.read_bytes()
         except OSError as exc:
             raise ConfigError(file, key_field, f"cannot read key file {key_path}: {exc.strerror or exc}") from None
-    private_key = load_private_key(pem, file=file, field=key_field)
+    private_key = key if key is not None else load_private_key(pem, file=file, field=key_field)
     check_key_fits(private_key, algorithm, file=file, field=key_field)
     kid = _str(table, "kid", file=file, where="auth.kid")
     jwks_text = _str(table, "jwks", file=file, where="auth.jwks", required=False)
@@ -286,7 +329,7 @@ def _load_client(table: Any, *, file: str | None) -> ClientSettings:
         raise ConfigError(file, "client", "must be a table")
     from harness.ratelimit import parse_rate
 
-    numbers = {"connect_timeout", "read_timeout", "request_deadline", "retry_after_cap", "run_timeout"}
+    numbers = {"connect_timeout", "read_timeout", "request_deadline", "retry_after_cap", "run_timeout", "check_timeout"}
     integers = {"max_retries", "max_response_bytes"}
     unknown = set(table) - numbers - integers - {"rate_limit"}
     if unknown:
@@ -333,7 +376,7 @@ def _load_cassettes(table: Any, *, file: str | None) -> CassetteSettings:
 
 
 def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: str | None = None,
-                 allow_writes: bool = False) -> Tenant:
+                 allow_writes: bool = False, replay: bool = False) -> Tenant:
     f = str(file) if file else None
     unknown = set(data) - _TOP_LEVEL
     if unknown:
@@ -389,7 +432,8 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
         environment=environment,
         base_url=root,
         fhir_bases=_load_fhir_bases(root, data.get("fhir"), file=f),
-        auth=_load_auth(data.get("auth"), file=f, base=file.parent if file else None),
+        auth=(_load_auth_for_replay if replay else _load_auth)(data.get("auth"), file=f,
+                                                               base=file.parent if file else None),
         requested=requested,
         test_data=test_data,
         checks=CheckSettings(negative_auth=negative,
@@ -399,7 +443,8 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     )
 
 
-def load_tenant(path: str | Path, *, base_url: str | None = None, allow_writes: bool = False) -> Tenant:
+def load_tenant(path: str | Path, *, base_url: str | None = None, allow_writes: bool = False,
+                replay: bool = False) -> Tenant:
     file = Path(path)
     try:
         text = file.read_text("utf-8")
@@ -411,4 +456,4 @@ def load_tenant(path: str | Path, *, base_url: str | None = None, allow_writes: 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(file), None, f"not valid TOML: {exc}") from None
-    return parse_tenant(data, file=file.resolve(), base_url=base_url, allow_writes=allow_writes)
+    return parse_tenant(data, file=file.resolve(), base_url=base_url, allow_writes=allow_writes, replay=replay)

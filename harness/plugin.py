@@ -7,6 +7,9 @@ and pytest's own traceback output is replaced by the harness's report (``--harne
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -87,7 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.reportchars = "N"
     try:
         tenant = load_tenant(tenant_file, base_url=config.getoption("--base-url"),
-                             allow_writes=config.getoption("--allow-writes"))
+                             allow_writes=config.getoption("--allow-writes"),
+                             replay=config.getoption("--cassette-mode") == "replay")
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     for group in tenant.requested.groups:
@@ -339,7 +343,40 @@ def _check_guard(request: pytest.FixtureRequest, _preflight: None) -> Iterator[N
         raise Skip(f"the run's time budget ({budget:g} s, client.run_timeout) is spent")
     callspec = getattr(request.node, "callspec", None)
     guard(info, state, api, dict(callspec.params) if callspec else {})
-    yield
+    with _time_limit(request.node, state.tenant.client.check_timeout):
+        yield
+
+
+class CheckTimeout(Exception):
+    """A check ran longer than the tenant file's client.check_timeout."""
+
+
+@contextlib.contextmanager
+def _time_limit(item: pytest.Item, seconds: float) -> Iterator[None]:
+    """Stop a check that takes longer than ``seconds`` (SIGALRM; not where pytest-timeout already owns it)."""
+    usable = (seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+              and not (item.config.pluginmanager.hasplugin("timeout") and _pytest_timeout_set(item.config)))
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CheckTimeout(f"the check took longer than {seconds:g} s (client.check_timeout) and was stopped")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _pytest_timeout_set(config: pytest.Config) -> bool:
+    try:
+        return bool(config.getoption("timeout", None) or float(config.getini("timeout") or 0))
+    except (ValueError, KeyError):
+        return False
 
 
 @pytest.hookimpl(wrapper=True)
@@ -402,6 +439,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
             message = _skip_message(report)
     result = collect.make_result(item, info, state, outcome, message, category=category, blocked_by=blocked_by,
                                  duration=report.duration, context=context)
+    if call.excinfo is not None and getattr(call.excinfo.value, "advisory", False):
+        result.required = False
     state.results[item.nodeid] = result
     if state.progress is not None:
         state.progress.advance(f"{result.group or result.area} › {result.api or result.title}", outcome.value,

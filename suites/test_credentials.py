@@ -19,7 +19,8 @@ from suites.sources import EPIC_OAUTH, EPIC_OAUTH_URL, SMART_ASYMMETRIC, SMART_A
 
 @check("auth.assertion.rules", title="the app's client assertion follows SMART and Epic's JWT rules",
        why="Epic answers a malformed assertion with a bare invalid_client; checking our own JWT first tells the two apart.",
-       source=EPIC_OAUTH, source_url=EPIC_OAUTH_URL, group="auth", severity="critical", needs=(TOKEN_ENDPOINT,))
+       source=EPIC_OAUTH, source_url=EPIC_OAUTH_URL, group="auth", severity="critical", needs=(TOKEN_ENDPOINT,),
+       credentials=True)
 def test_assertion_rules(tenant: Tenant, discovery: Discovery) -> None:
     endpoint = discovery.token_endpoint()
     token = sign_assertion(AssertionSpec.for_client(tenant.auth, endpoint), tenant.auth.private_key)
@@ -66,7 +67,8 @@ def _load_jwks(tenant: Tenant, client: TenantClient, verdict: CheckContext) -> d
 
 @check("auth.jwks.matches-key", title="the app's JWK Set holds the public half of its signing key, safely",
        why="Epic verifies the assertion with the registered JWK Set: a missing kid, a wrong key or a leaked private member breaks or endangers the integration.",
-       source=SMART_ASYMMETRIC, source_url=SMART_ASYMMETRIC_URL, group="auth", needs=(), required=False)
+       source=SMART_ASYMMETRIC, source_url=SMART_ASYMMETRIC_URL, group="auth", needs=(), required=False,
+       credentials=True)
 def test_jwks(tenant: Tenant, client: TenantClient, verdict: CheckContext) -> None:
     if not tenant.auth.jwks_file and not tenant.auth.jwks_url:
         pytest.skip("no JWK Set given (auth.jwks or auth.jwks_url)")

@@ -14,6 +14,7 @@ from tests.conftest import INCOMPLETE, run_harness
     [
         ("smart-config-drop:token_endpoint", "discovery.smart-configuration.token-endpoint"),
         ("smart-config-set:grant_types_supported=[]", "discovery.smart-configuration.client-credentials"),
+        ("smart-config-drop:grant_types_supported", "discovery.smart-configuration.client-credentials"),
         ("smart-config-set:token_endpoint_auth_methods_supported=[\"client_secret_basic\"]",
          "discovery.smart-configuration.private-key-jwt"),
         ("smart-config-content-type:text/html", "discovery.smart-configuration.served"),

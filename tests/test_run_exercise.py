@@ -82,3 +82,18 @@ def test_writes_run_only_when_allowed(sandbox_run, tmp_path: Path) -> None:
     off = sandbox_run(pytest_args=["-m", "exercise", "-k", "create or update"], tenant=read_only)
     assert set(off.outcomes().values()) == {"skipped"}
     assert all("a write" in c["message"] for c in off.summary["checks"] if c["check_id"] == "exercise.create")
+
+
+def test_an_api_not_declared_is_reported_once_and_not_exercised(sandbox_run) -> None:
+    run = sandbox_run("metadata-drop-resource:R4=Practitioner",
+                      pytest_args=["-k", "Practitioner and (declared or read or search or probe)"])
+    declared = run.check("coverage.declared[Practitioner.Read (Organizational Directory) (R4)]")
+    assert declared["outcome"] == "failed" and declared["message"].startswith("not offered")
+    for check_id in ("exercise.read[Practitioner.Read (Organizational Directory) (R4)]",
+                     "exercise.search[Practitioner.Search (Organizational Directory) (R4)]",
+                     "probe.search[Practitioner.Search (Organizational Directory) (R4)]"):
+        check = run.check(check_id)
+        assert check["outcome"] == "blocked" and check["blocked_by"].startswith("coverage.declared["), check
+    failed = [c["id"] for c in run.summary["checks"] if c["outcome"] == "failed"]
+    assert all(c.startswith("coverage.declared[Practitioner") for c in failed), failed
+    assert run.check("exercise.read[Practitioner.Read (STU3)]")["outcome"] == "passed"  # STU3 still declares it

@@ -61,3 +61,6 @@ def test_diagnosis_rules() -> None:
     assert diagnose({vt: ok}, {(vt, "p"): tree}, "non-production")[0].verdict == "not done"
     assert "no open slots" in diagnose({vt: ok}, {(vt, "p"): empty}, "non-production")[0].evidence
     assert diagnose({vt: ok}, {(vt, "p"): ok}, "production")[2].verdict == "not done"
+    others = FindResult(appointments=[{"id": "b"}], problems=["Appointment b is not with the provider asked for (p)"])
+    step1 = diagnose({vt: ok}, {(vt, "p"): others}, "non-production")[0]
+    assert step1.verdict == "not done" and "other providers' slots" in step1.evidence

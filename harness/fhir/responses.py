@@ -42,16 +42,29 @@ def _describe_outcome(body: Any) -> str:
     return "; ".join(f"{c} {t}".strip() for c, t in codes[:3]) if codes else ""
 
 
+def _html_title(text: str) -> str | None:
+    import html
+    import re
+
+    found = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+    return html.unescape(" ".join(found.group(1).split()))[:120] if found else None
+
+
 def read_json(response: httpx.Response, what: str) -> Any:
     """The JSON body of a response, or a TenantError that shows the first bytes."""
     ctype = response.headers.get("content-type", "")
     media = ctype.split(";")[0].strip().lower()
     head = response.text[:80].replace("\n", " ")
     if media not in FHIR_MEDIA_TYPES:
-        kind = "an HTML page" if "html" in media or head.lstrip().lower().startswith(("<!doctype", "<html")) else \
-            f"Content-Type {ctype or 'missing'}"
-        raise TenantError(f"{what}: HTTP {response.status_code} answered with {kind}, not FHIR JSON "
-                          f"(starts {head!r})", category="tenant-fault")
+        if "html" in media or head.lstrip().lower().startswith(("<!doctype", "<html")):
+            title = _html_title(response.text[:4000])
+            kind = f"an HTML page titled {title!r}" if title else "an HTML page"
+            shown = ""
+        else:
+            kind = f"Content-Type {ctype or 'missing'}"
+            shown = f" (starts {head[:60]!r})" if head.strip() else " (an empty body)"
+        raise TenantError(f"{what}: HTTP {response.status_code} answered with {kind}, not FHIR JSON{shown}",
+                          category="tenant-fault")
     try:
         return json.loads(response.content)
     except ValueError:

@@ -11,6 +11,7 @@ from harness.catalog import Api
 from harness.checks import Blocked, CheckContext, CheckFailed, CheckInfo, Inconclusive
 from harness.coverage import declared, granted
 from harness.errors import AuthError, OriginError, TenantError
+from harness.run.gate import NOT_EXERCISED
 from harness.run.outcome import Outcome
 from harness.run.preconditions import Skip
 from harness.run.results import ApiRow, CheckResult
@@ -35,6 +36,8 @@ def classify(exc: BaseException | None) -> tuple[Outcome, str, str | None, str |
         return Outcome.FAILED, str(exc), exc.category, None
     if isinstance(exc, OriginError):
         return Outcome.FAILED, str(exc), "tenant-configuration", None
+    if exc.__class__.__name__ == "CheckTimeout":
+        return Outcome.FAILED, str(exc), "tenant-fault", None
     from harness.cassettes import is_missing_recording, missing_recording_message
 
     if is_missing_recording(exc):
@@ -108,13 +111,17 @@ def api_rows(state: RunState, checks: list[CheckResult], exercising: set[str]) -
         mine = by_api.get(api.name, [])
         exercise = [c for c in mine if c.check_id in exercising]
         exercised = Outcome.worst([c.outcome for c in exercise])
+        withheld = next((c for c in exercise if c.outcome is Outcome.FAILED and c.message.startswith("Epic 59204")), None)
+        if withheld is not None and g.value is not False:  # the scope says yes, the tenant's answer says no
+            g = type(g)(False, f"the token's scope covers {api.resource}, but the tenant withholds this API's "
+                               f"context (Epic 59204)")
         detail = {"declared": d.detail, "granted": g.detail}
         if exercise:
             detail["exercised"] = "; ".join(dict.fromkeys(c.message for c in exercise if c.message))
         shapes = sorted({c.shape for c in exercise if c.shape})
         unproved = [c for c in mine if c.required and not c.outcome.proved]
         if not exercise:
-            why = "not exercised in this run"
+            why = NOT_EXERCISED
         elif unproved:
             first = unproved[0]
             why = f"{first.check_id} {first.outcome.value}" + (f": {first.message}" if first.message else "")

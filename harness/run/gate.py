@@ -16,6 +16,9 @@ from harness.run.outcome import GateState, Outcome
 from harness.run.results import ApiRow, CheckResult, Gate
 
 
+NOT_EXERCISED = "not exercised in this run"
+
+
 @dataclass
 class GateInput:
     checks: list[CheckResult]
@@ -66,6 +69,9 @@ def decide(gate_input: GateInput) -> Gate:
                 if old.get(column) is True and getattr(row, column) is False:
                     reasons.append(f"regression: {row.name}: {column} was true in the baseline, now false")
     not_verified = _not_verified(unverified)
+    for row in gate_input.apis:  # a requested API no check exercised is not verified either
+        if not row.verified and row.not_verified == NOT_EXERCISED and not policy.is_optional(row.name, row.group):
+            not_verified.append(f"{row.name}: {NOT_EXERCISED}")
     if gate_input.crashed:
         state = GateState.ERROR
         reasons.insert(0, f"the run did not finish: {gate_input.crashed}")

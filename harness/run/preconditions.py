@@ -22,9 +22,10 @@ from harness.run.state import RunState
 class Skip(pytest.skip.Exception):  # type: ignore[misc,name-defined]
     """The check does not apply to this run; ``category`` says who could change that."""
 
-    def __init__(self, message: str, *, category: str | None = None) -> None:
+    def __init__(self, message: str, *, category: str | None = None, advisory: bool = False) -> None:
         super().__init__(message)
         self.category = category
+        self.advisory = advisory  # not running here leaves nothing unverified that could have been
 
 
 def guard(info: CheckInfo, state: RunState, api: Api | None, params: dict[str, Any]) -> None:
@@ -41,6 +42,9 @@ def guard(info: CheckInfo, state: RunState, api: Api | None, params: dict[str, A
             raise Skip("probing is never sent to a production tenant")
         if tenant.probing.examples == 0:
             raise Skip("probing is off for this tenant ([probing] examples = 0)")
+    if info.credentials and tenant.auth.stand_in:
+        raise Skip("a replay without the app's own client id or key (a stand-in signed): the app's credentials are "
+                   "checked in live and record runs", advisory=True)
     if not info.production and tenant.is_production:
         raise Skip("never sent to a production tenant")
     if info.negative:

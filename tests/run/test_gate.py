@@ -99,3 +99,11 @@ def test_baseline_api_that_lost_declared_or_granted_is_a_regression() -> None:
     optional = GatePolicy(optional_apis=frozenset({"P"}))
     assert gate([result("a", "passed")], apis=[row("P", declared=False)], baseline=baseline,
                 policy=optional).state is GateState.PASSED
+
+
+def test_a_requested_api_no_check_exercised_is_not_verified() -> None:
+    idle = ApiRow(name="P", group="g", version="R4", declared=True, granted=True, exercised=None, detail={},
+                  verified=False, not_verified="not exercised in this run")
+    g = gate([result("a", "passed")], apis=[idle])
+    assert g.state is GateState.INCOMPLETE and g.not_verified == ["P: not exercised in this run"]
+    assert gate([result("a", "passed")], apis=[idle], policy=GatePolicy(optional_apis=frozenset({"P"}))).passed
