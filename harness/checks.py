@@ -59,7 +59,7 @@ class CheckInfo:
     severity: Severity
     group: str
     area: str
-    applies_to: Callable[[Api], bool] | None = None
+    applies_to: Callable[..., bool] | None = None  # (api) or (api, tenant)
     exercises: bool = False
     needs: tuple[str, ...] = ()
     writes: bool | Callable[[Api], bool] = False
@@ -90,7 +90,7 @@ class DuplicateCheckId(ValueError):
 
 
 def check(id: str, *, title: str, why: str, source: str, group: str, source_url: str | None = None,
-          severity: Severity = "critical", area: str | None = None, applies_to: Callable[[Api], bool] | None = None,
+          severity: Severity = "critical", area: str | None = None, applies_to: Callable[..., bool] | None = None,
           exercises: bool = False, needs: tuple[str, ...] = (REACHABLE,),
           writes: bool | Callable[[Api], bool] = False, probes: bool = False, negative: bool = False,
           required: bool = True, late: bool = False, production: bool = True, credentials: bool = False,

@@ -55,7 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8765)
     sandbox.add_argument("--fault", action="append", default=[], metavar="NAME", help="misbehave this way (repeatable)")
-    sandbox.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    sandbox.add_argument("--register-client", action="append", default=[], metavar="CLIENT_ID=JWKS",
+                         help="register your own backend client with its public JWK Set (a file, or a JWK Set URL "
+                              "fetched as Epic does); it gets the sandbox client's scopes (repeatable)")
+    sandbox.add_argument("--list-faults", action="store_true", help="list the faults and settings, with where each "
+                                                                    "acts, and exit")
 
     report = sub.add_parser("report", help="build the Allure HTML report of a run, offline, with a pinned Allure "
                                            "installed once (the message says how)")
@@ -219,11 +223,17 @@ def run_one(args: argparse.Namespace) -> int:
             # A recording is made on the tenant file's own port, so that it replays with that file.
             port = urlsplit(load_tenant(tenant_file).base_url).port or 0 if args.mode == "record" else 0
             try:
-                sandbox = stack.enter_context(EmbeddedSandbox(settings, port=port))
+                sandbox = stack.enter_context(EmbeddedSandbox(settings, port=port, process=True, wait_ready=False))
             except OSError as exc:
                 raise ConfigError(None, "--mode record", f"the sandbox cannot listen on port {port}: {exc.strerror}") from None
             base_url = sandbox.base_url
             print(f"epic-harness: embedded sandbox at {base_url}", file=sys.stderr)
+            from tempfile import TemporaryDirectory
+
+            from harness.sandbox.tenant_file import at_address
+
+            # the sandbox's own file, with every URL under its base_url (web services too) at this address
+            tenant_file = at_address(base_url, Path(stack.enter_context(TemporaryDirectory())), tenant_file)
         tenant = load_tenant(tenant_file, base_url=base_url, allow_writes=args.allow_writes,
                              replay=args.mode == "replay")  # exit 2 on errors
         report_dir = Path(args.report_dir or Path("reports") / f"{datetime.now():%Y%m%d-%H%M%S}-{tenant.name}")
@@ -261,18 +271,30 @@ def run_one(args: argparse.Namespace) -> int:
 
 
 def command_sandbox(args: argparse.Namespace) -> int:
-    from harness.sandbox import FAULTS, default_settings, serve
+    from harness.sandbox import CATALOG, ClientError, default_settings, listen, register, serve
 
     if args.list_faults:
-        for name, doc in FAULTS.items():
-            print(f"{name:45} {doc}")
+        for name, (hook, description, setting) in CATALOG.listing().items():
+            print(f"{name:48} {hook.value:14} {'(setting) ' if setting else ''}{description}")
         return EXIT_OK
     try:
-        settings = default_settings(args.fault)
+        clients = [register(spec) for spec in args.register_client]
+    except ClientError as exc:
+        raise ConfigError(None, "--register-client", str(exc)) from None
+    try:
+        settings = default_settings(args.fault, clients)
     except ValueError as exc:
         raise ConfigError(None, "--fault", str(exc)) from None
+    try:
+        sock = listen(args.host, args.port)
+    except OSError as exc:
+        raise ConfigError(None, "--port", f"cannot listen on {args.host}:{args.port}: "
+                                          f"{exc.strerror or exc} (is another sandbox running?)") from None
     print(f"epic-harness: sandbox Epic tenant at http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
-    serve(args.host, args.port, settings)
+    for client in clients:
+        keys = client.jku or f"{len(client.jwks['keys'])} key(s)"
+        print(f"epic-harness: registered client {client.client_id} ({keys})", file=sys.stderr)
+    serve(sock, settings)
     return EXIT_OK
 
 

@@ -92,6 +92,7 @@ class Tenant:
     policy: Any = None  # harness.policy.GatePolicy
     client: ClientSettings = field(default_factory=ClientSettings)
     probing: ProbingSettings = field(default_factory=ProbingSettings)
+    contract: Path | str | None = None  # the app's data contract: a file, or a named set's (see harness/fhir/contract.py)
 
     @property
     def is_production(self) -> bool:
@@ -270,6 +271,9 @@ def _load_requested(table: Any, *, file: str | None) -> RequestedApis:
         raise ConfigError(file, "apis", "is required: set = \"<named set>\", or list = [...], or [[apis.group]] tables")
     if not isinstance(table, dict):
         raise ConfigError(file, "apis", "must be a table")
+    unknown = set(table) - {"set", "list", "group", "contract"}
+    if unknown:
+        raise ConfigError(file, f"apis.{sorted(unknown)[0]}", "unknown field; known fields: set, list, group, contract")
     given = [k for k in ("set", "list", "group") if k in table]
     if len(given) != 1:
         raise ConfigError(file, "apis", "give exactly one of set, list or group")
@@ -421,6 +425,7 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     from harness.policy import parse_policy
 
     requested = _load_requested(data.get("apis"), file=f)
+    contract = _load_contract_ref(data.get("apis"), requested, file=f, base=file.parent if file else None)
     policy = parse_policy(data.get("gate"), file=f, known_apis={a.name for a in requested.apis},
                           known_groups={g.name for g in requested.groups})
     return Tenant(
@@ -440,7 +445,24 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
                              allow_writes=(allow_writes or file_writes) and environment != "production",
                              page_size=page_size),
         file=file,
+        contract=contract,
     )
+
+
+def _load_contract_ref(table: Any, requested: RequestedApis, *, file: str | None, base: Path | None) -> Path | str | None:
+    """``apis.contract`` names the app's data contract (a TOML file); a named set brings its own if one is shipped."""
+    from importlib import resources
+
+    given = table.get("contract") if isinstance(table, dict) else None
+    if given is not None:
+        if not isinstance(given, str) or not given.strip():
+            raise ConfigError(file, "apis.contract", "must be the path of a contract file (TOML)")
+        path = _resolve_path(given, base)
+        if not path.is_file():
+            raise ConfigError(file, "apis.contract", f"no such contract file: {path}")
+        return path
+    shipped = resources.files("harness.catalog").joinpath(f"data/contracts/{requested.name}.toml")
+    return requested.name if shipped.is_file() else None
 
 
 def load_tenant(path: str | Path, *, base_url: str | None = None, allow_writes: bool = False,

@@ -161,8 +161,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("fhir_version", versions, ids=versions)
     if info is None or info.applies_to is None or "api" not in metafunc.fixturenames:
         return
-    apis = [a for a in state.tenant.requested.apis if info.applies_to(a)] if state else []
+    apis = [a for a in state.tenant.requested.apis if _applies(info.applies_to, a, state.tenant)] if state else []
     metafunc.parametrize("api", apis, ids=[a.slug for a in apis])
+
+
+def _applies(applies_to: Any, api: Any, tenant: Tenant) -> bool:
+    """``applies_to(api)``, or ``applies_to(api, tenant)`` for a check that depends on the tenant file."""
+    import inspect
+
+    try:
+        takes_tenant = len(inspect.signature(applies_to).parameters) >= 2
+    except (TypeError, ValueError):
+        takes_tenant = False
+    return bool(applies_to(api, tenant) if takes_tenant else applies_to(api))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -1,3 +1,19 @@
-"""The conformance checks need the harness plugin, which pytest loads through its entry point."""
+"""Fixtures the checks share across modules: the run's searches, and what each API answered."""
 
-pytest_plugins: list[str] = []
+from __future__ import annotations
+
+import pytest
+
+from suites.exercise import SearchCache, SeenResources
+
+
+@pytest.fixture(scope="session")
+def search_cache() -> SearchCache:
+    """One search per (version, resource, query) per run, shared by the search, read and data checks."""
+    return SearchCache()
+
+
+@pytest.fixture(scope="session")
+def seen() -> SeenResources:
+    """A bounded sample of what each API answered, for the US Core and data-contract checks."""
+    return SeenResources()

@@ -77,8 +77,40 @@ def validate(resource: Any, version: str, what: str) -> None:
     if issues:
         shown = "; ".join(str(i) for i in issues[:3])
         more = f" (+{len(issues) - 3} more)" if len(issues) > 3 else ""
-        raise CheckFailed(f"{what} does not validate against the FHIR {version} schema: {shown}{more}",
-                          category="tenant-fault")
+        raise CheckFailed(f"{what} does not conform to FHIR {version}: {shown}{more}", category="tenant-fault")
+
+
+def validate_all(resources: list[Any], version: str, what: str, verdict: CheckContext) -> None:
+    """Every resource validated; the findings grouped by rule and element, with counts, not one per resource."""
+    from harness.fhir.findings import group_findings
+
+    validator = validator_for(version)
+    per_resource = [validator.validate(r) for r in resources]
+    bad = sum(1 for issues in per_resource if issues)
+    if not bad:
+        return
+    groups = group_findings(per_resource)
+    verdict.data["validation"] = [str(g) for g in groups]
+    shown = "; ".join(str(g) for g in groups[:3])
+    more = f" (+{len(groups) - 3} more findings)" if len(groups) > 3 else ""
+    raise CheckFailed(f"{bad} of {len(resources)} resources from {what} do not conform to FHIR {version}: "
+                      f"{shown}{more}", category="tenant-fault")
+
+
+@dataclass
+class SeenResources:
+    """What each API answered in this run (a bounded sample), for the checks that judge the data itself."""
+
+    per_api: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    limit: int = 200
+
+    def add(self, api: Api, resources: list[Any]) -> None:
+        kept = self.per_api.setdefault(api.name, [])
+        room = self.limit - len(kept)
+        kept += [r for r in resources if isinstance(r, dict) and r.get("resourceType") == api.resource][:max(room, 0)]
+
+    def get(self, api: Api) -> list[dict[str, Any]] | None:
+        return self.per_api.get(api.name)
 
 
 _NOT_AUTHORIZED_FOR = re.compile(r"not authorized for\s+([A-Za-z]+)\s+-\s+(.+?)(?:\.\s|\.$|$)", re.I)

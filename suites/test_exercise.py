@@ -17,13 +17,10 @@ from harness.checks import DECLARED, TOKEN, CheckContext, CheckFailed, check
 from harness.client import TenantClient
 from harness.config import Tenant
 from harness.fhir.responses import expect_fhir
-from suites.exercise import HARNESS_TAG, SearchCache, id_to_read, judge_search, probe_params, validate
+from suites.exercise import (
+    HARNESS_TAG, SearchCache, SeenResources, id_to_read, judge_search, probe_params, validate, validate_all,
+)
 from suites.sources import EPIC_API_CATALOG, FHIR_HTTP_URL
-
-@pytest.fixture(scope="session")
-def search_cache() -> SearchCache:
-    return SearchCache()
-
 
 def _is(interaction: str):
     return lambda api: api.kind == "rest" and api.version is not None and api.interaction == interaction
@@ -32,13 +29,15 @@ def _is(interaction: str):
 @check("exercise.read", title="the API reads a resource by id", why="The app reads resources by the ids other answers give it.",
        source=f"{EPIC_API_CATALOG}; FHIR RESTful read", source_url=FHIR_HTTP_URL, group="exercise",
        applies_to=_is("read"), exercises=True, needs=(TOKEN, DECLARED))
-def test_read(api: Api, tenant: Tenant, client: TenantClient, search_cache: SearchCache, verdict: CheckContext) -> None:
+def test_read(api: Api, tenant: Tenant, client: TenantClient, search_cache: SearchCache, seen: SeenResources,
+              verdict: CheckContext) -> None:
     rid = id_to_read(api, tenant, client, search_cache)
     what = f"GET {api.version}/{api.resource}/{rid}"
     body = expect_fhir(client.get(client.url(str(api.version), f"{api.resource}/{rid}")), what)
     if not isinstance(body, dict) or body.get("resourceType") != api.resource or body.get("id") != rid:
         got = (body.get("resourceType"), body.get("id")) if isinstance(body, dict) else type(body).__name__
         raise CheckFailed(f"{what} answered {got}, not {api.resource}/{rid}", category="tenant-fault")
+    seen.add(api, [body])
     validate(body, str(api.version), what)
     verdict.record_shape([body])
     verdict.note(f"read {api.resource}/{rid}")
@@ -48,12 +47,13 @@ def test_read(api: Api, tenant: Tenant, client: TenantClient, search_cache: Sear
        why="The app pages through results with Epic's opaque next links; a broken page loses data silently.",
        source=f"{EPIC_API_CATALOG}; FHIR RESTful search and paging", source_url=FHIR_HTTP_URL, group="exercise",
        applies_to=_is("search"), exercises=True, needs=(TOKEN, DECLARED))
-def test_search(api: Api, tenant: Tenant, client: TenantClient, search_cache: SearchCache, verdict: CheckContext) -> None:
+def test_search(api: Api, tenant: Tenant, client: TenantClient, search_cache: SearchCache, seen: SeenResources,
+                verdict: CheckContext) -> None:
     result = search_cache.search(client, api, probe_params(api, tenant))
     judge_search(api, result, verdict, tenant.requested.apis)
     verdict.record_shape(result.resources)
-    for resource in result.resources:
-        validate(resource, str(api.version), f"{resource.get('resourceType')}/{resource.get('id')}")
+    seen.add(api, result.resources)
+    validate_all(result.resources, str(api.version), f"{api.resource} search", verdict)
 
 
 def tagged(resource: dict[str, Any]) -> dict[str, Any]:

@@ -1,1 +1,2 @@
-"""FHIR helpers: paging, schema validation and the shipped FHIR JSON schemas."""
+"""FHIR helpers: paging, answer classification, validation (schemas, StructureDefinition rules,
+US Core profiles, the app's data contract) and the shipped, hash-pinned data they use."""

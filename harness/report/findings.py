@@ -74,3 +74,20 @@ def security_proven(results: RunResults) -> tuple[bool, str]:
 
 def count_line(results: RunResults) -> str:
     return ", ".join(f"{n} {o}" for o, n in results.counts().items() if n)
+
+
+def data_conformance(results: RunResults) -> list[tuple[str, list[str]]]:
+    """Per API: schema and structure findings, US Core profile findings and Must Support gaps, and the app's
+    fields never filled, each already grouped by rule and element with counts."""
+    per_api: dict[str, list[str]] = {}
+    for c in results.checks:
+        if not c.api:
+            continue
+        lines = per_api.setdefault(c.api, [])
+        lines += [f"FHIR: {v}" for v in c.data.get("validation", [])]
+        us_core = c.data.get("us_core") or {}
+        lines += [f"US Core: {v}" for v in us_core.get("findings", [])]
+        lines += [f"US Core Must Support: {v}" for v in us_core.get("must_support_gaps", [])]
+        lines += [f"the app reads {row['path']}: never filled in {row['resources']} resource(s)"
+                  for row in c.data.get("contract", []) if row.get("resources") and not row.get("filled")]
+    return [(api, list(dict.fromkeys(lines))) for api, lines in per_api.items() if lines]

@@ -117,6 +117,14 @@ def render(results: RunResults, sds: list[dict] | None = None) -> str:
     parts.append(f"<p>{'Proven' if proven else 'Not proven'}: {esc(how)}</p>")
     if security:
         parts.append(_grouped_checks(security))
+    conformance = findings.data_conformance(results)
+    if conformance:
+        parts.append("<h2>Data conformance</h2><p><small>FHIR structure, the US Core profiles the tenant claims, and "
+                     "the fields the app reads, grouped by rule and element with counts.</small></p><ul>")
+        for api, found in conformance:
+            parts.append(f"<li><b>{esc(api)}</b><ul>" + "".join(f"<li>{esc(f)}</li>" for f in found[:12])
+                         + (f"<li>... {len(found) - 12} more</li>" if len(found) > 12 else "") + "</ul></li>")
+        parts.append("</ul>")
     warned = findings.warnings(results)
     parts.append("<h2>Quirks seen</h2>")
     parts.append("<ul>" + "".join(f"<li>{esc(w)} <small>({len(cs)} check(s): "

@@ -83,6 +83,12 @@ def render_md(results: RunResults) -> str:
         detail = row.not_verified or "; ".join(dict.fromkeys(v for v in row.detail.values() if v))
         lines.append(f"| {md(row.name)} | {md(row.group)} | {MARK[row.declared]} | {MARK[row.granted]} | "
                      f"{_exercised(row)} | {'yes' if row.verified else 'NO'} | {md(detail[:300])} |")
+    conformance = findings.data_conformance(results)
+    if conformance:
+        lines += ["", "## Data conformance", ""]
+        for api, found in conformance:
+            lines.append(f"- **{md(api)}**")
+            lines += [f"  - {md(f)}" for f in found[:12]] + ([f"  - ... {len(found) - 12} more"] if len(found) > 12 else [])
     warned = findings.warnings(results)
     if warned:
         lines += ["", "## Quirks and warnings", ""]

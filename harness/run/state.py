@@ -60,6 +60,7 @@ class RunState:
         self.crashed: str | None = None
         self.collected = 0
         self.preflight_log_end = 0  # the exchanges of the preflight are the client log's first ones
+        self.memo: dict[str, Any] = {}  # what checks build once per run (a profile checker, say)
         self._provider: TokenProvider | None = None
         self._grants: Grants | None = None
         self.grants_error: str | None = None

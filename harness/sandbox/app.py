@@ -1,4 +1,5 @@
-"""The sandbox's routes: discovery, /metadata, the token endpoint, and the guarded FHIR API.
+"""The sandbox's routes: discovery, /metadata, the token endpoint, the guarded FHIR API, and
+Epic's non-FHIR web services.
 
 Paths are relative to the Interconnect root, so the application can be served at ``/`` or
 mounted under a prefix (``/interconnect-fhir-oauth``); every absolute URL it answers with is
@@ -15,16 +16,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import documents, urls
-from .faults import FHIR_VERSIONS, ActiveFaults
-from .fhir import FhirRequest, FhirService
-from .oauth import TokenError, TokenRequest, TokenService
+from . import negotiation, transport, urls, webservices
+from .discovery import DiscoveryDocuments
+from .faults import ActiveFaults, Hook
+from .faults.args import FHIR_VERSIONS
+from .faults.catalog import active
+from .faults.policies import GuardPolicy, TokenPolicy
+from .fhir.request import FhirRequest
+from .fhir.service import FhirService
 from .settings import SandboxSettings
+from .token.endpoint import IssuedToken, TokenService
+from .token.rules import TokenError, TokenRequest
 
-INVALID_TOKEN = (
-    'Bearer error="invalid_token", error_description="The access token provided is not valid"'
-)
+INVALID_TOKEN = 'Bearer error="invalid_token", error_description="The access token provided is not valid"'
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+BOM = b"\xef\xbb\xbf"
 
 #: Every HTTP method, so that a wrong verb reaches the handler (and is refused as Epic does).
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -35,114 +41,88 @@ class SandboxApp:
 
     def __init__(self, settings: SandboxSettings, fhir: FhirService | None = None) -> None:
         self.settings = settings
-        self.faults = ActiveFaults(settings.faults)
-        self.tokens = TokenService(settings, self.faults)
-        self.fhir = fhir or FhirService(settings, self.faults)
+        self.faults: ActiveFaults = active(settings.faults)
+        self.guard = self.faults.policy(Hook.FHIR_GUARD, GuardPolicy)  # the FHIR guard's hook point
+        self.tokens = TokenService(settings.clients, self.faults, settings.token_lifetime)
+        self.token_policy: TokenPolicy = self.tokens.policy
+        self.fhir = fhir or FhirService(self.faults)
+        self.discovery = DiscoveryDocuments(self.faults)
 
     # -- discovery --
 
-    async def smart_configuration(self, request: Request) -> Response:
+    async def smart_configuration(self, request: Request) -> Any:
         self._version(request)
-        if self.faults.on("smart-config-404"):
-            return documents.html_404()
-        document = urls.rewrite(documents.smart_configuration(), urls.interconnect_root(request))
-        for name in self.faults.args("smart-config-drop"):
-            document.pop(name, None)
-        for name, value in self.faults.args("smart-config-set"):
-            document[name] = value
-        content_type = self.faults.last("smart-config-content-type") or documents.JSON
-        return documents.json_response(document, content_type=content_type)
+        return await self.discovery.smart_configuration(request)
 
     async def openid_configuration(self, request: Request) -> Response:
         if "version" in request.path_params:
             self._version(request)
-        document = urls.rewrite(documents.openid_configuration(), urls.interconnect_root(request))
-        return documents.json_response(document)
+        return self.discovery.openid_configuration(request)
 
     async def oidc_jwks(self, request: Request) -> Response:
-        return documents.json_response(documents.oidc_jwks())
+        return self.discovery.oidc_jwks()
 
-    async def metadata(self, request: Request) -> Response:
-        version = self._version(request)
-        if self.faults.on("metadata-500", version):
-            return documents.html_500()
-        root = urls.interconnect_root(request)
-        statement = self.capability_statement(version, root)
-        content_type = documents.negotiate(
-            request.headers.get("accept"), request.query_params.get("_format")
-        )
-        return documents.render(statement, content_type)
+    async def metadata(self, request: Request) -> Any:
+        return await self.discovery.metadata(request, self._version(request))
 
     def capability_statement(self, version: str, root: str) -> dict[str, Any]:
-        """The statement for ``version`` as served at ``root``, with the metadata faults applied."""
-        statement: dict[str, Any] = urls.rewrite(documents.capability_statement(version), root)
-        faults = self.faults
-        fhir_version = faults.value_for("metadata-fhir-version", version)
-        if fhir_version is not None:
-            statement["fhirVersion"] = fhir_version
-        if faults.on("metadata-drop-format", version):
-            statement.pop("format", None)
-        dropped = set(faults.values_for("metadata-drop-resource", version))
-        token_uri = faults.value_for("metadata-token-uri", version)
-        for rest in statement.get("rest", ()):
-            if dropped:
-                rest["resource"] = [r for r in rest.get("resource", ()) if r.get("type") not in dropped]
-            security = rest.get("security", {})
-            extensions = security.get("extension", [])
-            if faults.on("metadata-drop-oauth-uris", version):
-                extensions = [e for e in extensions if not e.get("url", "").endswith("/oauth-uris")]
-                if extensions:
-                    security["extension"] = extensions
-                else:
-                    security.pop("extension", None)
-            if token_uri is not None:
-                for extension in extensions:
-                    for inner in extension.get("extension", ()):
-                        if inner.get("url") == "token":
-                            inner["valueUri"] = token_uri
-        return statement
+        return self.discovery.capability_statement(version, root)
 
     # -- OAuth 2.0 --
 
     async def token(self, request: Request) -> Response:
-        if self.faults.on("token-500"):
-            return documents.html_500()
-        body = await request.body()
+        policy = self.token_policy
+        if policy.page is not None:
+            return negotiation.html(policy.page)
         token_request = TokenRequest(
             method=request.method,
             content_type=request.headers.get("content-type", ""),
-            body=body,
+            body=await request.body(),
             query=tuple(request.query_params.multi_items()),
             token_url=urls.token_url(urls.interconnect_root(request)),
         )
         try:
             grant = await self.tokens.issue(token_request)
         except TokenError as error:
-            payload = {"error": error.error, "error_description": error.description}
-            return self._no_store(payload, 400)
+            description = policy.error_description if policy.error_description is not None else error.description
+            return self._no_store({"error": error.error, "error_description": description}, 400)
         body = grant.body()
-        for name, value in self.faults.args("token-response-set"):
+        for name, value in policy.response_set:
             if value is None:
                 body.pop(name, None)
             else:
                 body[name] = value
         return self._no_store(body, 200)
 
-    @staticmethod
-    def _no_store(payload: dict[str, Any], status_code: int) -> Response:
-        response = documents.json_response(payload, status_code)
+    def _no_store(self, payload: dict[str, Any], status_code: int) -> Response:
+        response = negotiation.json_response(payload, status_code, prefix=BOM if self.token_policy.bom else b"")
         response.headers.update(NO_STORE)
         return response
+
+    # -- the bearer-token guard --
+
+    def _bearer(self, request: Request) -> IssuedToken | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return self.tokens.lookup(token.strip()) if scheme.lower() == "bearer" else None
+
+    def _guarded(self, request: Request) -> tuple[bool, IssuedToken | None]:
+        """(may pass, the token): the guard hook point."""
+        issued = self._bearer(request)
+        if self.guard.reject_every_token:
+            return False, None
+        return issued is not None or self.guard.ignore_token, issued
+
+    @staticmethod
+    def _unauthorized() -> Response:
+        return Response(status_code=401, headers={"www-authenticate": INVALID_TOKEN})
 
     # -- FHIR --
 
     async def fhir_api(self, request: Request) -> Response:
         version = self._version(request)
-        authorization = request.headers.get("authorization", "")
-        scheme, _, token = authorization.partition(" ")
-        issued = self.tokens.lookup(token.strip()) if scheme.lower() == "bearer" else None
-        if issued is None and not self.faults.on("fhir-ignore-token"):
-            return Response(status_code=401, headers={"www-authenticate": INVALID_TOKEN})
+        allowed, issued = self._guarded(request)
+        if not allowed:
+            return self._unauthorized()
         root = urls.interconnect_root(request)
         fhir_request = FhirRequest(
             version=version,
@@ -156,6 +136,18 @@ class SandboxApp:
             client_id=issued.client_id if issued else None,
         )
         return await self.fhir.handle(fhir_request)
+
+    # -- web services --
+
+    def web_service(self, name: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            allowed, _ = self._guarded(request)
+            if not allowed:
+                return self._unauthorized()
+            status, body = webservices.call(name, dict(request.query_params), await request.body())
+            return negotiation.json_response(body, status, content_type=negotiation.JSON_UTF8)
+
+        return endpoint
 
     # -- helpers --
 
@@ -175,16 +167,18 @@ class SandboxApp:
             Route(urls.OIDC_JWKS_PATH, self.oidc_jwks, methods=["GET"]),
             Route(f"{fhir_root}/metadata", self.metadata, methods=["GET"]),
             Route(urls.TOKEN_PATH, self.token, methods=ALL_METHODS),
+            *[Route(path, self.web_service(name), methods=["GET", "POST"])
+              for name, path in webservices.PATHS.items()],
             Route(fhir_root + "/{rest:path}", self.fhir_api, methods=ALL_METHODS),
         ]
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return documents.html_404()
+    return negotiation.html("iis-404")
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    return documents.html_500()
+    return negotiation.html("iis-500")
 
 
 def create_app(settings: SandboxSettings) -> Starlette:
@@ -195,8 +189,5 @@ def create_app(settings: SandboxSettings) -> Starlette:
         exception_handlers={404: _not_found, 405: _not_found, 500: _server_error},
     )
     app.state.sandbox = sandbox
-    if any(name.startswith("transport-") for name in sandbox.faults.names):
-        from .transport import HostileTransport
-
-        app.add_middleware(HostileTransport, faults=sandbox.faults)
+    transport.install(app, sandbox.faults)
     return app

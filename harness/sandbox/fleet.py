@@ -1,13 +1,18 @@
-"""A fleet of simulated Epic tenants served at once, each under its own base path.
+"""A fleet of simulated Epic tenants served at once, each under its own base path and one of
+several loopback host names.
 
 Tenant ``name`` lives at ``/t/<name>``: its FHIR bases are ``/t/<name>/api/FHIR/{R4,STU3,DSTU2}``
 and its token endpoint ``/t/<name>/oauth2/token``. Each tenant is one sandbox (``create_app``)
-mounted there with its own faults, so it is a whole tenant (token endpoint, FHIR API) and not
-only discovery documents. On top of the faults, the fleet varies what the real fleet varies and
-the faults do not: the release in ``software.version``, ``supportedProfile`` (absent on old
-releases), and how the discovery documents are served (503, an HTML page, XML whatever is asked,
-a hang, a delay, a first request that fails). Like Epic's servers, the base path is matched
-without regard to case.
+served with the faults its fields stand for (``FleetTenant.faults``, see ``faults/fleet.py``): its
+release in ``software.version``, ``supportedProfile`` (absent on old releases), and how its
+discovery documents are served (503, an HTML page, XML whatever is asked, a hang, a delay, a
+first request that fails). It is a whole tenant (token endpoint, FHIR API), not only discovery
+documents. Like Epic's servers, the base path is matched without regard to case.
+
+As in the real fleet, tenants may sit on many hosts: with ``hosts`` above 1 (the default of
+``python -m harness.sandbox.fleet``), :class:`EmbeddedFleet` listens on that many loopback
+addresses (127.0.0.1, 127.0.0.2, ...; all loopback on Linux) on one port, and the directory
+spreads the tenants over them by name, so that a per-host rate limit applies as it would.
 
 :func:`build_fleet` makes a :class:`FleetSpec`, deterministic from a seed, with every
 :data:`VARIATIONS` entry; :class:`EmbeddedFleet` serves it on a loopback port;
@@ -18,64 +23,45 @@ HTTP port) and malformed ones. No address leaves loopback.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import dataclasses
 import hashlib
+import ipaddress
 import json
 import logging
 import random
 import re
+import socket
+import sys
 import uuid
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
-from starlette.responses import Response
 
-from . import documents, urls
+from . import negotiation
 from .app import create_app
-from .server import EmbeddedSandbox
+from .faults.fleet import (
+    DOCUMENT_BEHAVIOURS,
+    OLD_CAPABILITIES,
+    SANDBOX_GRANT_TYPES,
+    TOKEN_EXCHANGE,
+    VARIATION_FIELDS,
+    VARIATIONS,
+    tenant_faults,
+)
+from .server import EmbeddedSandbox, listen
 from .settings import SandboxSettings, default_settings
 
-#: Every tenant variation: name -> what that tenant does.
-VARIATIONS: dict[str, str] = {
-    "current": "a current release (February 2025 to February 2026), as most of the fleet",
-    "old-release": "an old release (February 2023/2024, May 2022/2024): no supportedProfile, 53 to 59 resource "
-                   "types, empty grant_types_supported and code_challenge_methods_supported, no "
-                   "client-confidential-asymmetric, permission-v1/v2 or authorize-post",
-    "localized-release": "software.version 'toukokuu 2022' (Finnish), otherwise as old-release",
-    "fhir-4.0.0": "a current release declaring fhirVersion 4.0.0",
-    "fewer-resources": "a current release without Appointment and Claim",
-    "empty-grant-types": "a current release whose grant_types_supported is []",
-    "no-smart-config": "smart-configuration answers 404 (an IIS page); /metadata works",
-    "no-metadata": "/metadata answers 404 (an IIS page); smart-configuration works",
-    "metadata-503": "/metadata answers 503; smart-configuration works",
-    "down-503": "both documents answer 503",
-    "html": "both documents answer 200 with an HTML sign-in page",
-    "not-json": "/metadata answers FHIR XML whatever the Accept header asks; smart-configuration works",
-    "forbidden": "both documents answer 403",
-    "hang": "both documents never answer",
-    "flaky": "the first request for each document answers 503, the next ones work",
-    "slow": "both documents answer after a delay",
-    "dstu2": "a DSTU2 base on a current release",
-}
+#: Loopback host names ``python -m harness.sandbox.fleet`` spreads the tenants over by default.
+SERVED_HOSTS = 32
 
-#: How a discovery document is served.
-DOCUMENT_BEHAVIOURS = ("ok", "404", "403", "503", "html", "xml", "hang", "flaky")
-
-SANDBOX_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials",
-                       "urn:ietf:params:oauth:grant-type:jwt-bearer")
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-OLD_CAPABILITIES = ("launch-ehr", "launch-standalone", "client-public", "client-confidential-symmetric",
-                    "context-banner", "context-style", "context-ehr-patient", "context-ehr-encounter",
-                    "context-standalone-patient", "permission-offline", "permission-patient", "permission-user",
-                    "sso-openid-connect")
+__all__ = ["DOCUMENT_BEHAVIOURS", "OLD_CAPABILITIES", "SANDBOX_GRANT_TYPES", "TOKEN_EXCHANGE", "VARIATIONS"]
 
 #: Current releases and their weight in the fleet (Epic's production fleet, 2026-05-14).
 CURRENT_RELEASES = (("November 2025", 293), ("August 2025", 133), ("May 2025", 54), ("February 2026", 43),
@@ -138,22 +124,15 @@ class FleetTenant:
         return f"/t/{self.name}/api/FHIR/{self.fhir}"
 
     def faults(self) -> frozenset[str]:
-        """The sandbox faults this tenant is mounted with."""
-        chosen = set()
-        if self.fhir_version:
-            chosen.add(f"metadata-fhir-version:{self.fhir}={self.fhir_version}")
-        chosen.update(f"metadata-drop-resource:{self.fhir}={r}" for r in self.drop_resources)
-        if self.grant_types is not None:
-            chosen.add(f"smart-config-set:grant_types_supported={json.dumps(list(self.grant_types))}")
-        if self.capabilities is not None:
-            chosen.add(f"smart-config-set:capabilities={json.dumps(list(self.capabilities))}")
-        if self.code_challenge_methods is not None:
-            chosen.add(f"smart-config-set:code_challenge_methods_supported={json.dumps(list(self.code_challenge_methods))}")
-        if self.smart == "404":
-            chosen.add("smart-config-404")
-        return frozenset(chosen)
+        """The sandbox faults this tenant is served with."""
+        return tenant_faults(fhir=self.fhir, release=self.release, fhir_version=self.fhir_version,
+                             drop_resources=self.drop_resources, profiles=self.profiles, rev_include=self.rev_include,
+                             grant_types=self.grant_types, capabilities=self.capabilities,
+                             code_challenge_methods=self.code_challenge_methods, metadata=self.metadata,
+                             smart=self.smart, delay=self.delay)
 
     def statement_key(self) -> tuple[Any, ...]:
+        """What shapes the tenant's CapabilityStatement (tenants with equal keys declare alike)."""
         return (self.fhir, self.release, self.fhir_version, tuple(sorted(self.drop_resources)), self.profiles,
                 self.rev_include)
 
@@ -196,11 +175,6 @@ class FleetSpec:
         return FleetSpec(self.seed, tenants, self.unreachable, self.malformed)
 
 
-def _old_smart(tenant_kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {**tenant_kwargs, "grant_types": (), "capabilities": OLD_CAPABILITIES, "code_challenge_methods": (),
-            "profiles": False, "rev_include": False}
-
-
 def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
     return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
 
@@ -233,29 +207,12 @@ def build_fleet(seed: int = 7, size: int = 420, *, slow: int = 0, slow_delay: fl
             kwargs["rev_include"] = False
         if release == "February 2026":
             kwargs["grant_types"] = SANDBOX_GRANT_TYPES + (TOKEN_EXCHANGE,)
+        fields = dict(VARIATION_FIELDS[variation])
         if variation == "old-release":
-            release, dropped = next(old)
-            kwargs = _old_smart({**kwargs, "release": release, "drop_resources": dropped})
-        elif variation == "localized-release":
-            kwargs = _old_smart({**kwargs, "release": "toukokuu 2022", "drop_resources": ("Claim", "Contract",
-                                                                                          "Media")})
-        elif variation == "fhir-4.0.0":
-            kwargs["fhir_version"] = "4.0.0"
-        elif variation == "fewer-resources":
-            kwargs["drop_resources"] = ("Appointment", "Claim")
-        elif variation == "empty-grant-types":
-            kwargs["grant_types"] = ()
-        elif variation == "dstu2":
-            kwargs["fhir"] = "DSTU2"
+            fields["release"], fields["drop_resources"] = next(old)
         elif variation == "slow":
-            kwargs["delay"] = slow_delay
-        behaviours = {
-            "no-smart-config": ("ok", "404"), "no-metadata": ("404", "ok"), "metadata-503": ("503", "ok"),
-            "down-503": ("503", "503"), "html": ("html", "html"), "not-json": ("xml", "ok"),
-            "forbidden": ("403", "403"), "hang": ("hang", "hang"), "flaky": ("flaky", "flaky"),
-        }
-        if variation in behaviours:
-            kwargs["metadata"], kwargs["smart"] = behaviours[variation]
+            fields["delay"] = slow_delay
+        kwargs.update(fields)
         tenants.append(FleetTenant(**kwargs))
     current = [i for i, t in enumerate(tenants) if t.variation == "current"]
     for count, index in zip(SHARED_ADDRESSES, rng.sample(current, len(SHARED_ADDRESSES))):
@@ -287,40 +244,11 @@ def build_fleet(seed: int = 7, size: int = 420, *, slow: int = 0, slow_delay: fl
 
 _TENANT_PATH = re.compile(r"^/t/([^/]+)(/.*)?$", re.IGNORECASE)
 _FHIR_PREFIX = re.compile(r"^/api/fhir/(r4|stu3|dstu2)(?=/|$)", re.IGNORECASE)
-_METADATA = re.compile(r"^/api/FHIR/(R4|STU3|DSTU2)/metadata$")
-_SMART = re.compile(r"^/api/FHIR/(R4|STU3|DSTU2)/\.well-known/smart-configuration$")
-_DATE_MARK = "1970-01-01T00:00:00Z"
-
-_SERVICE_UNAVAILABLE = (
-    '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n'
-    "<HTML><HEAD><TITLE>Service Unavailable</TITLE>\r\n"
-    '<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n'
-    "<BODY><h2>Service Unavailable</h2>\r\n<hr><p>HTTP Error 503. The service is unavailable.</p>\r\n"
-    "</BODY></HTML>\r\n"
-)
-_SIGN_IN_PAGE = (
-    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>MyChart - Login Page</title></head>\n"
-    "<body><form method=\"post\" action=\"/MyChart/Authentication/Login\"><label>Username "
-    "<input name=\"Login\"></label><label>Password <input type=\"password\" name=\"Password\"></label>"
-    "<button>Sign in</button></form></body></html>\n"
-)
-_FORBIDDEN = "<html><head><title>403 Forbidden</title></head><body><h1>403 Forbidden</h1></body></html>\n"
-
-
-def _html(body: str, status: int) -> Response:
-    return Response(body, status_code=status, media_type=documents.HTML)
-
-
-async def _hang(receive: Any) -> None:
-    """Never answer: wait until the client gives up and disconnects."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
 
 
 class FleetApp:
-    """The ASGI application serving every tenant of a :class:`FleetSpec`. ``load()`` swaps the spec."""
+    """The ASGI application serving every tenant of a :class:`FleetSpec`: it routes each request
+    to its tenant's sandbox by path. ``load()`` swaps the spec (and serves every tenant afresh)."""
 
     def __init__(self, spec: FleetSpec) -> None:
         self.load(spec)
@@ -328,8 +256,6 @@ class FleetApp:
     def load(self, spec: FleetSpec) -> None:
         self.spec = spec
         self._apps: dict[str, Starlette] = {}
-        self._templates: dict[tuple[Any, ...], str] = {}
-        self._served: set[tuple[str, str]] = set()
         self.requests = 0
 
     def tenant_app(self, tenant: FleetTenant) -> Starlette:
@@ -356,86 +282,14 @@ class FleetApp:
         route = path[len(root_path):] if root_path and path.startswith(root_path + "/") else path
         match = _TENANT_PATH.match(route)
         tenant = self.spec.get(match.group(1)) if match else None
-        if tenant is None:
-            await documents.html_404()(scope, receive, send)
+        if tenant is None or match is None:
+            await negotiation.html("iis-404")(scope, receive, send)
             return
-        rest = match.group(2) or ""  # type: ignore[union-attr]
-        rest = _FHIR_PREFIX.sub(lambda m: f"/api/FHIR/{m.group(1).upper()}", rest)
+        rest = _FHIR_PREFIX.sub(lambda m: f"/api/FHIR/{m.group(1).upper()}", match.group(2) or "")
         tenant_root = f"{root_path}/t/{tenant.name}"
         child = dict(scope, root_path=tenant_root, path=tenant_root + rest,
                      raw_path=(tenant_root + rest).encode("utf-8"))
-        metadata, smart = _METADATA.match(rest), _SMART.match(rest)
-        if metadata or smart:
-            document = "metadata" if metadata else "smart-configuration"
-            behaviour = tenant.metadata if metadata else tenant.smart
-            if tenant.delay:
-                await asyncio.sleep(tenant.delay)
-            answer = await self._misbehave(tenant, document, behaviour, receive)
-            if answer is False:
-                return
-            if answer is not None:
-                await answer(child, receive, send)
-                return
-            if metadata:
-                version = metadata.group(1)
-                await self._metadata(tenant, version, child, behaviour == "xml")(child, receive, send)
-                return
         await self.tenant_app(tenant)(child, receive, send)
-
-    async def _misbehave(self, tenant: FleetTenant, document: str, behaviour: str,
-                         receive: Any) -> Response | bool | None:
-        """The response a misbehaving document gets; None to serve it; False when it was never answered."""
-        if behaviour == "hang":
-            await _hang(receive)
-            return False
-        if behaviour == "flaky":
-            if (tenant.name, document) not in self._served:
-                self._served.add((tenant.name, document))
-                return _html(_SERVICE_UNAVAILABLE, 503)
-            return None
-        if behaviour == "503":
-            return _html(_SERVICE_UNAVAILABLE, 503)
-        if behaviour == "403":
-            return _html(_FORBIDDEN, 403)
-        if behaviour == "html":
-            return _html(_SIGN_IN_PAGE, 200)
-        if behaviour == "404" and document == "metadata":
-            return documents.html_404()
-        return None  # "ok", "xml"; a smart-configuration 404 is the tenant's own fault
-
-    def _template(self, tenant: FleetTenant, version: str) -> str:
-        key = (version,) + tenant.statement_key()
-        template = self._templates.get(key)
-        if template is None:
-            sandbox = self.tenant_app(tenant).state.sandbox
-            statement = sandbox.capability_statement(version, urls.EPIC_SANDBOX_ROOT)
-            statement["date"] = _DATE_MARK
-            software = statement.setdefault("software", {"name": "Epic"})
-            software["version"] = tenant.release
-            for rest in statement.get("rest", ()):
-                for resource in rest.get("resource", ()):
-                    if not tenant.profiles:
-                        resource.pop("supportedProfile", None)
-                    if not tenant.rev_include:
-                        resource.pop("searchRevInclude", None)
-            template = self._templates[key] = json.dumps(statement, ensure_ascii=False)
-        return template
-
-    def _metadata(self, tenant: FleetTenant, version: str, scope: dict[str, Any], force_xml: bool) -> Response:
-        from starlette.requests import Request
-
-        request = Request(scope)
-        root = urls.interconnect_root(request)
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = (self._template(tenant, version)
-                .replace(f'"{urls.EPIC_SANDBOX_ROOT}', f'"{root}')
-                .replace(f'"{_DATE_MARK}"', f'"{now}"', 1))
-        if force_xml:
-            return documents.render(json.loads(body), documents.FHIR_XML_UTF8)
-        content_type = documents.negotiate(request.headers.get("accept"), request.query_params.get("_format"))
-        if documents.is_json(content_type):
-            return Response(body.encode("utf-8"), headers={"content-type": content_type})
-        return documents.render(json.loads(body), content_type)
 
 
 class _QuietTlsProbes(logging.Filter):
@@ -448,13 +302,51 @@ class _QuietTlsProbes(logging.Filter):
 _QUIET = _QuietTlsProbes()
 
 
-class EmbeddedFleet(EmbeddedSandbox):
-    """A :class:`FleetApp` on a loopback port in a background thread. ``load()`` swaps the fleet."""
+def host_aliases(host: str, count: int) -> tuple[str, ...]:
+    """``host`` and the loopback addresses after it, ``count`` in all (127.0.0.1, 127.0.0.2, ...);
+    a host that is no IPv4 loopback address has no aliases."""
+    try:
+        first = ipaddress.IPv4Address(host)
+    except ValueError:
+        return (host,)
+    if not first.is_loopback:
+        return (host,)
+    return tuple(str(first + n) for n in range(max(1, count)) if (first + n).is_loopback)
 
-    def __init__(self, spec: FleetSpec, host: str = "127.0.0.1", port: int = 0) -> None:
+
+def host_of(name: str, hosts: tuple[str, ...] | list[str]) -> str:
+    """The host tenant ``name`` lives on: fixed by its name, so it stays when the fleet changes."""
+    return hosts[zlib.crc32(name.lower().encode("utf-8")) % len(hosts)]
+
+
+def _with_host(base_url: str, host: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
+
+
+class EmbeddedFleet(EmbeddedSandbox):
+    """A :class:`FleetApp` on one loopback port of ``hosts`` loopback addresses, in a background
+    thread. ``load()`` swaps the fleet."""
+
+    def __init__(self, spec: FleetSpec, host: str = "127.0.0.1", port: int = 0, hosts: int = 1) -> None:
         super().__init__(default_settings(), host=host, port=port)
         self.fleet = FleetApp(spec)
         self.app = self.fleet
+        self.hosts = host_aliases(host, hosts)
+
+    def _bind(self) -> list[socket.socket]:
+        for _ in range(20):  # another program may hold the first free port on an alias
+            first = listen(self.host, self.port)
+            port, sockets = first.getsockname()[1], [first]
+            try:
+                sockets += [listen(alias, port) for alias in self.hosts[1:]]
+                return sockets
+            except OSError:
+                for sock in sockets:
+                    sock.close()
+                if self.port:
+                    raise
+        raise OSError(f"no port is free on every one of {len(self.hosts)} loopback addresses")
 
     def start(self) -> EmbeddedFleet:
         logger = logging.getLogger("uvicorn.error")
@@ -470,18 +362,22 @@ class EmbeddedFleet(EmbeddedSandbox):
     def load(self, spec: FleetSpec) -> None:
         self.fleet.load(spec)
 
+    def tenant_origin(self, name: str) -> str:
+        """The origin (one of the fleet's host names) the directory lists tenant ``name`` under."""
+        return _with_host(self.base_url, host_of(self.spec.tenant(name).name, self.hosts))
+
     def tenant_base(self, name: str) -> str:
-        return self.base_url + self.spec.tenant(name).base_path
+        return self.tenant_origin(name) + self.spec.tenant(name).base_path
 
     def directory(self, **options: Any) -> dict[str, Any]:
-        return endpoint_directory(self.spec, self.base_url, **options)
+        return endpoint_directory(self.spec, self.base_url, hosts=self.hosts, **options)
 
     def write_directory(self, path: str | Path, **options: Any) -> Path:
-        return write_endpoint_directory(self.spec, self.base_url, path, **options)
+        return write_endpoint_directory(self.spec, self.base_url, path, hosts=self.hosts, **options)
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"EmbeddedFleet({self.base_url}, {state}, {len(self.spec.tenants)} tenants)"
+        return f"EmbeddedFleet({self.base_url}, {state}, {len(self.spec.tenants)} tenants on {len(self.hosts)} hosts)"
 
 
 # --- the endpoint directory ---------------------------------------------------------------------
@@ -556,16 +452,19 @@ def off_fleet_address(entry: OffFleetAddress, base_url: str, closed_port: int) -
     raise ValueError(f"unknown kind {entry.kind!r}")
 
 
-def endpoint_directory(spec: FleetSpec, base_url: str, *, closed_port: int = 1,
-                       timestamp: str | None = None) -> dict[str, Any]:
+def endpoint_directory(spec: FleetSpec, base_url: str, *, closed_port: int = 1, timestamp: str | None = None,
+                       hosts: Iterable[str] = ()) -> dict[str, Any]:
     """A Bundle in the shape of Epic's published directory listing every tenant of ``spec`` at
-    ``base_url``: one Endpoint per organisation (shared addresses repeat, in other spellings), then
-    the unreachable addresses, then the malformed ones (NPD-style entries, without ``contained``)."""
+    ``base_url`` (spread over ``hosts``, host names of the same port, when given): one Endpoint per
+    organisation (shared addresses repeat, in other spellings), then the unreachable addresses,
+    then the malformed ones (NPD-style entries, without ``contained``)."""
     origin = base_url.rstrip("/")
+    aliases = list(hosts)
     rng = random.Random(spec.seed * 7919 + 1)
     entries = []
     for tenant in spec.tenants:
-        address = f"{origin}{tenant.base_path}/"
+        tenant_origin = _with_host(origin, host_of(tenant.name, aliases)) if aliases else origin
+        address = f"{tenant_origin}{tenant.base_path}/"
         spellings = _variants(address)
         for i, organization in enumerate(tenant.organizations):
             start = f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T00:00:00-06:00"
@@ -588,13 +487,26 @@ def write_endpoint_directory(spec: FleetSpec, base_url: str, path: str | Path, *
     return file
 
 
-def serve_fleet(host: str, port: int, spec: FleetSpec) -> None:
-    """Serve the fleet until interrupted."""
+def serve_fleet(sockets: list[socket.socket], spec: FleetSpec) -> None:
+    """Serve the fleet on ``sockets`` (see :func:`listen_fleet`) until interrupted."""
     import uvicorn
 
     logging.getLogger("uvicorn.error").addFilter(_QUIET)
-    uvicorn.run(FleetApp(spec), host=host, port=port, access_log=False, log_level="info", lifespan="off",
-                server_header=False)
+    config = uvicorn.Config(FleetApp(spec), access_log=False, log_level="info", lifespan="off", server_header=False)
+    uvicorn.Server(config).run(sockets=sockets)
+
+
+def listen_fleet(host: str, port: int, hosts: int = SERVED_HOSTS) -> list[socket.socket]:
+    """Listening sockets on ``port`` of ``host`` and its loopback aliases (OSError if one is taken)."""
+    sockets: list[socket.socket] = []
+    try:
+        for alias in host_aliases(host, hosts):
+            sockets.append(listen(alias, port))
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -607,13 +519,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--size", type=int, default=420)
     parser.add_argument("--slow", type=int, default=0)
+    parser.add_argument("--hosts", type=int, default=SERVED_HOSTS,
+                        help=f"loopback host names to spread the tenants over (default {SERVED_HOSTS})")
     parser.add_argument("--directory", default="fleet-endpoints.json", help="where to write the endpoint directory")
     args = parser.parse_args(argv)
     spec = build_fleet(seed=args.seed, size=args.size, slow=args.slow)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    path = write_endpoint_directory(spec, f"http://{host}:{args.port}", args.directory)
-    print(f"sandbox fleet: {len(spec.tenants)} tenants at http://{host}:{args.port}/t/<name>; directory {path}")
-    serve_fleet(args.host, args.port, spec)
+    aliases = host_aliases(args.host, args.hosts)
+    try:
+        sockets = listen_fleet(args.host, args.port, args.hosts)
+    except OSError as exc:
+        print(f"python -m harness.sandbox.fleet: cannot listen on port {args.port} of {args.host} and its "
+              f"loopback aliases: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    path = write_endpoint_directory(spec, f"http://{host}:{args.port}", args.directory, hosts=aliases)
+    print(f"sandbox fleet: {len(spec.tenants)} tenants at http://{host}:{args.port}/t/<name> and on "
+          f"{len(aliases) - 1} other loopback addresses; directory {path}")
+    serve_fleet(sockets, spec)
     return 0
 
 

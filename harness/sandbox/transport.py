@@ -1,7 +1,7 @@
-"""Hostile transport: a tenant that hangs, resets, storms 429s, drips, truncates or floods.
-
-An ASGI middleware around the sandbox app; each fault names the resource type it hits, so one
-broken API never affects the others.
+"""Hostile transport: a tenant that hangs, resets, throttles, drips, truncates, floods, or sends
+compression bombs. An ASGI middleware around the sandbox app, and the transport hook point: each
+request reads the :class:`TransportPolicy` of the resource type in its path, so one broken API
+never affects the others.
 """
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from .faults import ActiveFaults
+from . import payloads
+from .faults import ActiveFaults, Hook
+from .faults.policies import TransportPolicy
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -21,6 +24,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _FHIR_TYPE = re.compile(r"/api/FHIR/(?:R4|STU3|DSTU2)/([A-Z][A-Za-z]+)")
 HUGE_BYTES = 3_000_000
 DRIP_SECONDS = 4.0
+GZIP_LARGE_MB = 70
+
+
+def install(app: Any, faults: ActiveFaults) -> None:
+    """Wrap ``app`` (a Starlette application) in the hostile transport when a fault needs it."""
+    if faults.touches(Hook.TRANSPORT):
+        app.add_middleware(HostileTransport, faults=faults)
 
 
 def _resource_type(scope: Scope) -> str | None:
@@ -28,9 +38,9 @@ def _resource_type(scope: Scope) -> str | None:
     return match.group(1) if match else None
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: str, extra: list[tuple[bytes, bytes]] = ()) -> None:
-    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()), *extra]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -45,7 +55,7 @@ class _Capture:
     async def __call__(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-            self.headers = list(message.get("headers", []))
+            self.headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-length"]
         elif message["type"] == "http.response.body":
             self.body += message.get("body", b"")
 
@@ -54,62 +64,81 @@ class HostileTransport:
     def __init__(self, app: ASGIApp, faults: ActiveFaults) -> None:
         self.app = app
         self.faults = faults
-        self.calls: dict[str, int] = {}
+        self.calls: dict[str, int] = {}  # requests seen, per URL (first_503) and per type (every_429)
 
-    def _on(self, name: str, resource_type: str | None) -> bool:
-        return resource_type is not None and self.faults.on(name, resource_type)
+    def policy(self, resource_type: str | None) -> TransportPolicy:
+        if resource_type is None:
+            return TransportPolicy()
+        return self.faults.policy(Hook.TRANSPORT, TransportPolicy, resource_type)
+
+    def _count(self, key: str) -> int:
+        self.calls[key] = self.calls.get(key, 0) + 1
+        return self.calls[key]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        resource_type = _resource_type(scope) if scope["type"] == "http" else None
+        policy = self.policy(resource_type)
+        if not policy.active:
             await self.app(scope, receive, send)
             return
-        kind = _resource_type(scope)
-        if self._on("transport-hang", kind):
+        if policy.hang:
             while (await receive())["type"] != "http.disconnect":  # until the client gives up
                 pass
             return
-        if self._on("transport-429-storm", kind):
-            await _respond(send, 429, b"", "text/plain", [(b"retry-after", b"1")])
+        retry = [(b"content-type", b"text/plain"), (b"retry-after", b"1")]
+        if policy.every_429 and self._count(f"type {resource_type}") % policy.every_429 == 0:
+            await _respond(send, 429, b"", retry)
             return
-        if self._on("transport-503-once", kind):
-            key = f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode()}"
-            self.calls[key] = self.calls.get(key, 0) + 1
-            if self.calls[key] == 1:
-                await _respond(send, 503, b"Service Unavailable", "text/plain", [(b"retry-after", b"1")])
+        if policy.first_503:
+            url = f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode()}"
+            if self._count(url) == 1:
+                await _respond(send, 503, b"Service Unavailable", retry)
                 return
-        mangle = next((n for n in ("transport-reset", "transport-truncated-json", "transport-huge-bundle",
-                                   "transport-slow-drip") if self._on(n, kind)), None)
-        if mangle is None:
+        if not (policy.reset or policy.truncate or policy.huge or policy.drip or policy.gzip_bomb
+                or policy.gzip_large):
             await self.app(scope, receive, send)
             return
         captured = _Capture()
         await self.app(scope, receive, captured)
-        headers = [(k, v) for k, v in captured.headers if k.lower() != b"content-length"]
-        body = captured.body
-        if mangle == "transport-huge-bundle":
-            bundle = json.loads(body) if body else {}
-            bundle.setdefault("entry", [])
-            padding = {"resourceType": "Basic", "id": "padding",
-                       "code": {"text": "x" * 1000}}
-            while len(json.dumps(bundle)) < HUGE_BYTES:
-                bundle["entry"].extend({"resource": dict(padding, id=f"padding{i}")} for i in range(500))
+        await self._mangled(policy, captured, send)
+
+    async def _mangled(self, policy: TransportPolicy, captured: _Capture, send: Send) -> None:
+        headers, body = captured.headers, captured.body
+        if policy.gzip_bomb:
+            await _respond(send, captured.status, payloads.gzip_bomb(),
+                           [*headers, (b"content-encoding", b"gzip, gzip")])
+            return
+        if policy.gzip_large:
+            await _respond(send, captured.status, payloads.large_bundle_gzip(_as_bundle(body), GZIP_LARGE_MB),
+                           [*headers, (b"content-encoding", b"gzip")])
+            return
+        if policy.huge:
+            bundle = _as_bundle(body)
+            bundle["entry"] = list(bundle.get("entry", [])) + payloads.padding_entries(HUGE_BYTES, 1000)
             body = json.dumps(bundle).encode()
-        if mangle == "transport-truncated-json":
+        if policy.truncate:
             body = body[: max(1, len(body) // 2)]
-        if mangle == "transport-reset":
+        if policy.reset:
             await send({"type": "http.response.start", "status": captured.status,
-                        "headers": headers + [(b"content-length", str(len(body) + 1000).encode())]})
+                        "headers": [*headers, (b"content-length", str(len(body) + 1000).encode())]})
             await send({"type": "http.response.body", "body": body[:10], "more_body": True})
             raise ConnectionResetError("transport-reset: connection dropped mid-body")
-        if mangle == "transport-slow-drip":
+        if policy.drip:
             await send({"type": "http.response.start", "status": captured.status,
-                        "headers": headers + [(b"content-length", str(len(body)).encode())]})
+                        "headers": [*headers, (b"content-length", str(len(body)).encode())]})
             step = max(1, len(body) // 40)
             for i in range(0, len(body), step):
                 await asyncio.sleep(DRIP_SECONDS / 40)
                 await send({"type": "http.response.body", "body": body[i:i + step], "more_body": True})
             await send({"type": "http.response.body", "body": b""})
             return
-        await send({"type": "http.response.start", "status": captured.status,
-                    "headers": headers + [(b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _respond(send, captured.status, body, headers)
+
+
+def _as_bundle(body: bytes) -> dict[str, Any]:
+    try:
+        found = json.loads(body) if body else {}
+    except ValueError:
+        found = {}
+    return found if isinstance(found, dict) and found.get("resourceType") == "Bundle" else \
+        {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": found}] if found else []}

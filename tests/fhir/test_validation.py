@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.fhir.structure import impossible_date, period_out_of_order
 from harness.fhir.validation import (
     SCHEMA_DIR,
     FhirValidator,
@@ -93,8 +94,8 @@ def test_epic_bundles_have_their_entries_checked(r4: FhirValidator) -> None:
     bundle["entry"][2]["resource"]["status"] = "checked-in-ish"
     bundle["entry"][2]["resource"]["period"]["start"] = "yesterday"
     issues = r4.validate(bundle)
-    assert has(issues, "Bundle.entry[2].resource.status", "enum"), show(issues)
-    assert has(issues, "Bundle.entry[2].resource.period.start", "pattern"), show(issues)
+    assert has(issues, "Bundle.entry[2].resource.status", "binding"), show(issues)
+    assert has(issues, "Bundle.entry[2].resource.period.start", "format"), show(issues)
     assert all(issue.path.startswith("Bundle.entry[2].resource.") for issue in issues), show(issues)
 
 
@@ -138,7 +139,7 @@ def test_integer_birth_date(r4: FhirValidator) -> None:
 
 def test_bad_date_pattern(r4: FhirValidator) -> None:
     issues = r4.validate({**epic_patient(), "birthDate": "06/03/1987"})
-    assert [(i.path, i.rule) for i in issues] == [("Patient.birthDate", "pattern")]
+    assert [(i.path, i.rule) for i in issues] == [("Patient.birthDate", "format")]
     assert issues[0].message == '"06/03/1987" is not a valid FHIR date'
 
 
@@ -154,7 +155,7 @@ def test_unknown_property_top_level_and_nested(r4: FhirValidator) -> None:
 
 def test_gender_code_outside_the_value_set(r4: FhirValidator) -> None:
     issues = r4.validate({**epic_patient(), "gender": "M"})
-    assert [(i.path, i.rule) for i in issues] == [("Patient.gender", "enum")]
+    assert [(i.path, i.rule) for i in issues] == [("Patient.gender", "binding")]
     assert '"M"' in issues[0].message and "female" in issues[0].message
 
 
@@ -206,15 +207,16 @@ def test_bad_resource_inside_a_bundle(r4: FhirValidator) -> None:
 def test_bundle_shell_errors_are_reported_too(r4: FhirValidator) -> None:
     bundle = {"resourceType": "Bundle", "type": "searchish", "entry": [{"resource": epic_patient(), "score": 1}]}
     issues = r4.validate(bundle)
-    assert has(issues, "Bundle.type", "enum"), show(issues)
+    assert has(issues, "Bundle.type", "binding"), show(issues)
     assert has(issues, "Bundle.entry[0].score", "additionalProperties"), show(issues)
 
 
 def test_contained_and_parameters_and_outcome_resources(r4: FhirValidator) -> None:
     patient = epic_patient()
     patient["contained"] = [{"resourceType": "Practitioner", "id": "p1", "gender": "M"}]
+    patient["generalPractitioner"] = [{"reference": "#p1"}]
     issues = r4.validate(patient)
-    assert [(i.path, i.rule) for i in issues] == [("Patient.contained[0].gender", "enum")]
+    assert [(i.path, i.rule) for i in issues] == [("Patient.contained[0].gender", "binding")]
 
     parameters = {
         "resourceType": "Parameters",
@@ -224,7 +226,7 @@ def test_contained_and_parameters_and_outcome_resources(r4: FhirValidator) -> No
         ],
     }
     issues = r4.validate(parameters)
-    assert has(issues, "Parameters.parameter[0].resource.birthDate", "pattern"), show(issues)
+    assert has(issues, "Parameters.parameter[0].resource.birthDate", "format"), show(issues)
     assert has(issues, "Parameters.parameter[1].part[0].resource.active", "type"), show(issues)
 
     response = {
@@ -233,7 +235,7 @@ def test_contained_and_parameters_and_outcome_resources(r4: FhirValidator) -> No
         "entry": [{"response": {"status": "400", "outcome": {"resourceType": "OperationOutcome", "issue": [{"severity": "bad"}]}}}],
     }
     issues = r4.validate(response)
-    assert has(issues, "Bundle.entry[0].response.outcome.issue[0].severity", "enum"), show(issues)
+    assert has(issues, "Bundle.entry[0].response.outcome.issue[0].severity", "binding"), show(issues)
 
 
 def test_required_elements(r4: FhirValidator) -> None:
@@ -243,16 +245,21 @@ def test_required_elements(r4: FhirValidator) -> None:
     issues = r4.validate(encounter)
     assert [(i.path, i.rule) for i in issues] == [("Encounter.class", "required")]
     assert "class" in issues[0].message
-    # ... but never primitives, whose _element form may stand in for them: an Extension without
-    # url or an issue without severity passes the schema. A known limit of FHIR's JSON schema.
-    assert r4.validate({"resourceType": "Patient", "extension": [{"valueString": "x"}]}) == []
-    assert r4.validate({"resourceType": "OperationOutcome", "issue": [{"code": "processing"}]}) == []
+    # ... never primitives, whose _element form may stand in for them; the StructureDefinition
+    # rules add them: an Extension without url, an issue without severity.
+    issues = r4.validate({"resourceType": "Patient", "extension": [{"valueString": "x"}]})
+    assert [(i.path, i.rule) for i in issues] == [("Patient.extension[0].url", "required")]
+    issues = r4.validate({"resourceType": "OperationOutcome", "issue": [{"code": "processing"}]})
+    assert [(i.path, i.rule) for i in issues] == [("OperationOutcome.issue[0].severity", "required")]
+    # the _element form stands in for the value (an extension saying why it is absent)
+    absent = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}
+    assert r4.validate({"resourceType": "OperationOutcome", "issue": [{"code": "processing", "_severity": absent}]}) == []
 
 
 def test_messages_stay_short(r4: FhirValidator) -> None:
     huge = {"text": "x" * 5000, "family": "y" * 5000}
     issues = r4.validate({"resourceType": "Patient", "name": huge, "gender": "z" * 5000})
-    assert has(issues, "Patient.name", "type") and has(issues, "Patient.gender", "enum"), show(issues)
+    assert has(issues, "Patient.name", "type") and has(issues, "Patient.gender", "binding"), show(issues)
     for issue in issues:
         assert len(issue.message) < 200, issue.message
         assert "x" * 100 not in issue.message and "z" * 100 not in issue.message
@@ -263,7 +270,7 @@ def test_r4_accepts_4_0_1(r4: FhirValidator) -> None:
     assert statement["fhirVersion"] == "4.0.1"
     assert r4.validate(statement) == []
     issues = r4.validate({**statement, "fhirVersion": "4.0.7"})
-    assert [(i.path, i.rule) for i in issues] == [("CapabilityStatement.fhirVersion", "enum")]
+    assert [(i.path, i.rule) for i in issues] == [("CapabilityStatement.fhirVersion", "binding")]
     assert r4.validate({"resourceType": "Patient", "extension": [{"url": "http://x", "valueMeta": {"versionId": "1"}}]}) == []
 
 
@@ -274,8 +281,8 @@ def test_r4_accepts_4_0_1(r4: FhirValidator) -> None:
 def test_stu3_catches_types_codes_and_formats(stu3: FhirValidator) -> None:
     patient = {"resourceType": "Patient", "id": "e1", "gender": "M", "birthDate": "06/03/1987", "active": "true"}
     issues = stu3.validate(patient)
-    assert has(issues, "Patient.gender", "enum"), show(issues)
-    assert has(issues, "Patient.birthDate", "pattern"), show(issues)
+    assert has(issues, "Patient.gender", "binding"), show(issues)
+    assert has(issues, "Patient.birthDate", "format"), show(issues)
     assert has(issues, "Patient.active", "type"), show(issues)
     assert '"06/03/1987" is not a valid FHIR date' in show(issues)
 
@@ -284,7 +291,7 @@ def test_stu3_repeating_codes_are_checked_per_item(stu3: FhirValidator) -> None:
     allergy = {"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/e1"}, "category": ["food"]}
     assert stu3.validate(allergy) == []
     issues = stu3.validate({**allergy, "category": ["food", "pollen"]})
-    assert [(i.path, i.rule) for i in issues] == [("AllergyIntolerance.category[1]", "enum")]
+    assert [(i.path, i.rule) for i in issues] == [("AllergyIntolerance.category[1]", "binding")]
 
 
 def test_stu3_schema_does_not_flag_unknown_properties(stu3: FhirValidator) -> None:
@@ -296,7 +303,7 @@ def test_stu3_bundle_entries_against_their_own_type(stu3: FhirValidator) -> None
     bundle = epic("cobalt-epic-stu3-appointment-find-no-visit-type-59200.json")
     bundle["entry"][0]["resource"]["issue"][1]["severity"] = "warn"
     issues = stu3.validate(bundle)
-    assert [(i.path, i.rule) for i in issues] == [("Bundle.entry[0].resource.issue[1].severity", "enum")]
+    assert [(i.path, i.rule) for i in issues] == [("Bundle.entry[0].resource.issue[1].severity", "binding")]
 
 
 def test_dstu2_is_a_structural_check(dstu2: FhirValidator) -> None:
@@ -306,12 +313,12 @@ def test_dstu2_is_a_structural_check(dstu2: FhirValidator) -> None:
     assert "CapabilityStatement" not in dstu2.resource_types
     issues = dstu2.validate({"resourceType": "Patient", "name": [{"family": "Lopez"}], "birthDate": "1987-3-6"})
     assert has(issues, "Patient.name[0].family", "type"), show(issues)  # DSTU2 family is an array
-    assert has(issues, "Patient.birthDate", "pattern"), show(issues)
+    assert has(issues, "Patient.birthDate", "format"), show(issues)
     issues = dstu2.validate({"resourceType": "CapabilityStatement"})
     assert [(i.path, i.rule) for i in issues] == [("$.resourceType", "enum")]
     bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {"resourceType": "Patient", "gender": "F"}}]}
     issues = dstu2.validate(bundle)
-    assert [(i.path, i.rule) for i in issues] == [("Bundle.entry[0].resource.gender", "enum")]
+    assert [(i.path, i.rule) for i in issues] == [("Bundle.entry[0].resource.gender", "binding")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,14 +409,22 @@ _strings = st.from_regex(_DEFS["string"]["pattern"], fullmatch=True, alphabet=_T
 _ids = _pattern("id")
 _uris = _pattern("uri").filter(bool)
 _codes = _pattern("code")
-_dates = _pattern("date")
-_datetimes = _pattern("dateTime")
+# FHIR's date pattern allows 30 February; the calendar does not.
+_dates = _pattern("date").filter(lambda d: not impossible_date(d))
+_datetimes = _pattern("dateTime").filter(lambda d: not impossible_date(d))
 
 _codings = st.fixed_dictionaries(
     {"system": _uris, "code": _codes}, optional={"display": _strings, "version": _strings}
 )
 _concepts = st.fixed_dictionaries({}, optional={"coding": st.lists(_codings, min_size=1, max_size=2), "text": _strings}).filter(bool)
-_periods = st.fixed_dictionaries({}, optional={"start": _datetimes, "end": _datetimes}).filter(bool)
+def _in_order(period: dict[str, str]) -> dict[str, str]:
+    """per-1: a Period starts before it ends."""
+    if "start" in period and "end" in period and period_out_of_order(period["start"], period["end"]):
+        return {"start": period["end"], "end": period["start"]}
+    return period
+
+
+_periods = st.fixed_dictionaries({}, optional={"start": _datetimes, "end": _datetimes}).filter(bool).map(_in_order)
 _identifiers = st.fixed_dictionaries(
     {"system": st.sampled_from(["urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.0", "http://hl7.org/fhir/sid/us-ssn"]),
      "value": _strings},
@@ -475,13 +490,13 @@ _PATIENT_PROPERTIES = set(_DEFS["Patient"]["properties"])
 # (how to corrupt one field, the path and rule the validator must report)
 _CORRUPTIONS: list[tuple[str, Any, str, str]] = [
     ("birthDate", 19870306, "Patient.birthDate", "type"),
-    ("birthDate", "06/03/1987", "Patient.birthDate", "pattern"),
-    ("birthDate", "1987-13-01", "Patient.birthDate", "pattern"),
-    ("gender", "M", "Patient.gender", "enum"),
+    ("birthDate", "06/03/1987", "Patient.birthDate", "format"),
+    ("birthDate", "1987-13-01", "Patient.birthDate", "format"),
+    ("gender", "M", "Patient.gender", "binding"),
     ("active", "true", "Patient.active", "type"),
-    ("id", "has space", "Patient.id", "pattern"),
+    ("id", "has space", "Patient.id", "format"),
     ("name", {"family": "Lopez"}, "Patient.name", "type"),
-    ("telecom", [{"system": "pigeon", "value": "coo"}], "Patient.telecom[0].system", "enum"),
+    ("telecom", [{"system": "pigeon", "value": "coo"}], "Patient.telecom[0].system", "binding"),
     ("multipleBirthInteger", "2", "Patient.multipleBirthInteger", "type"),
     ("favoriteColor", "blue", "Patient.favoriteColor", "additionalProperties"),
     ("resourceType", None, "$", "required"),

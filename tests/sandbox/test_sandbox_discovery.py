@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
@@ -222,7 +223,7 @@ def test_metadata_declares_every_requested_interaction(version: str) -> None:
 
 def test_registered_scopes_cover_every_requested_interaction() -> None:
     from harness.sandbox import load_clients
-    from harness.sandbox.oauth import permits
+    from harness.sandbox.token.scopes import permits
 
     scopes = load_clients()[0].scopes
     letters = {"read": "r", "search-type": "s", "create": "c", "update": "u"}
@@ -307,3 +308,109 @@ def test_discovery_fault_changes_what_it_says(fault: str) -> None:
     check(faulty)
     if fault.startswith("metadata-"):
         _stu3_unchanged(faulty)
+
+
+# --- discovery faults: any element of a statement, and how a document is served ------------------
+
+HOSTILE = [
+    "May 2026\n\n# Heading\n*bold* `code` | a | table |",
+    "\u001b[31mred\u001b[0m \u001b]8;;http://x.example\u001b\\link\u001b]8;;\u001b\\ \u001b]0;title\u0007",
+    "[/bold] [link=http://x.example]click[/link] [red]",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_metadata_set_puts_any_string_at_a_dotted_path(text: str) -> None:
+    client = sandbox_client([f"metadata-set:R4=software.version={json.dumps(text)}"])
+    statement = _metadata(client, "R4").json()
+    assert statement["software"]["version"] == text
+    assert statement["software"]["name"] == "Epic"
+    assert _metadata(client, "STU3").json()["software"]["version"] == "May 2026"
+    xml = _metadata(client, "R4", "application/fhir+xml")
+    assert xml.status_code == 200 and ET.fromstring(xml.content) is not None  # still well-formed XML
+
+
+def test_metadata_set_and_drop_through_lists_and_new_objects() -> None:
+    client = sandbox_client(["metadata-set:R4=implementation.description=\"Harness [bold]\"",
+                             "metadata-set:R4=publisher.name=\"made up\"",
+                             "metadata-drop:R4=rest.resource.supportedProfile",
+                             'metadata-set:STU3=rest.resource.documentation="every resource"'])
+    r4 = _metadata(client, "R4").json()
+    assert r4["implementation"]["description"] == "Harness [bold]"
+    assert r4["publisher"] == {"name": "made up"}
+    assert not any("supportedProfile" in r for r in r4["rest"][0]["resource"])
+    assert len(r4["rest"][0]["resource"]) > 50
+    stu3 = _metadata(client, "STU3").json()
+    assert {r["documentation"] for r in stu3["rest"][0]["resource"]} == {"every resource"}
+    assert any("supportedProfile" in r for r in _metadata(sandbox_client(), "R4").json()["rest"][0]["resource"])
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("metadata-set:R4=software.version=not json", "JSON"),
+    ("metadata-set:R5=software.version=\"x\"", "R4, STU3, DSTU2"),
+    ("metadata-set:R4=software..version=1", "dotted"),
+    ("discovery-error:metadata=418", "403, 404, 500, 503"),
+    ("discovery-hang:smart-config", "did you mean smart-configuration"),
+])
+def test_bad_discovery_faults_are_refused(fault: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        default_settings([fault])
+
+
+@pytest.mark.parametrize("status, text", [(403, "403 Forbidden"), (404, "404 - File or directory not found."),
+                                          (500, "500 - Internal server error."), (503, "HTTP Error 503")])
+def test_discovery_error_pages(status: int, text: str) -> None:
+    client = sandbox_client([f"discovery-error:metadata={status}"])
+    for version in VERSIONS:
+        response = _metadata(client, version)
+        assert response.status_code == status and text in response.text
+        assert response.headers["content-type"].startswith("text/html")
+    assert _smart(client).status_code == 200
+
+
+def test_sign_in_page_flaky_and_xml_only() -> None:
+    page = _smart(sandbox_client(["discovery-sign-in-page:smart-configuration"]))
+    assert page.status_code == 200 and "Login" in page.text and page.headers["content-type"].startswith("text/html")
+    flaky = sandbox_client(["discovery-flaky:metadata"])
+    assert [_metadata(flaky, "R4").status_code for _ in range(3)] == [503, 200, 200]
+    assert _metadata(flaky, "STU3").status_code == 503  # each version's document fails once
+    xml = _metadata(sandbox_client(["metadata-xml-only:R4"]), "R4", "application/fhir+json")
+    assert xml.headers["content-type"] == "application/fhir+xml; charset=utf-8" and xml.text.startswith("<?xml")
+
+
+def test_live_date_is_the_time_of_the_request() -> None:
+    from datetime import datetime, timezone
+
+    statement = _metadata(sandbox_client(["metadata-live-date:R4"]), "R4").json()
+    stamped = datetime.strptime(statement["date"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert abs((datetime.now(timezone.utc) - stamped).total_seconds()) < 60
+    assert _metadata(sandbox_client(), "R4").json()["date"] == "2026-07-24T20:25:44Z"  # Epic's saved one
+
+
+def test_delay_and_hang_over_http() -> None:
+    import time
+
+    from harness.sandbox import EmbeddedSandbox
+
+    with EmbeddedSandbox(default_settings(["discovery-delay:0.3", "discovery-hang:smart-configuration"])) as sandbox:
+        started = time.monotonic()
+        response = httpx.get(f"{sandbox.fhir_base()}/metadata", headers={"accept": "application/fhir+json"})
+        assert response.status_code == 200 and time.monotonic() - started >= 0.3
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.get(f"{sandbox.fhir_base()}/.well-known/smart-configuration", timeout=0.5)
+
+
+@pytest.mark.parametrize("variation, metadata, smart", [
+    ("no-metadata", 404, 200), ("down-503", 503, 503), ("forbidden", 403, 403), ("current", 200, 200)])
+def test_a_single_sandbox_misbehaves_as_a_fleet_variation(variation: str, metadata: int, smart: int) -> None:
+    client = sandbox_client([f"fleet-variation:{variation}"])
+    assert _metadata(client, "R4").status_code == metadata
+    assert _smart(client).status_code == smart
+
+
+def test_fleet_variation_old_release_on_one_sandbox() -> None:
+    client = sandbox_client(["fleet-variation:old-release"])
+    statement = _metadata(client, "R4").json()
+    assert statement["software"]["version"] == "May 2022"
+    assert not any("supportedProfile" in r for r in statement["rest"][0]["resource"])
+    assert _smart(client).json()["grant_types_supported"] == []

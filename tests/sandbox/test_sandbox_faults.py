@@ -1,11 +1,14 @@
-"""The fault registry: names, arguments, validation at settings creation."""
+"""The fault mechanism: names, arguments, validation at start-up, the policies faults make."""
 
 from __future__ import annotations
 
 import pytest
 
 from harness.sandbox import FAULTS, SandboxSettings, default_settings
-from harness.sandbox.faults import TOKEN_RULES, ActiveFaults
+from harness.sandbox.faults import Hook
+from harness.sandbox.faults.catalog import active
+from harness.sandbox.faults.policies import DocumentPolicy, TokenPolicy
+from harness.sandbox.token.rules import TOKEN_RULES
 
 REQUIRED = [
     "token-skip:aud",
@@ -53,14 +56,15 @@ def test_registry_describes_every_fault_in_one_line() -> None:
     assert "smart-config-404" in FAULTS
 
 
-def test_unknown_fault_raises_naming_it_and_the_known_ones() -> None:
+def test_unknown_fault_raises_naming_it_and_the_nearest() -> None:
     with pytest.raises(ValueError) as caught:
         default_settings(["token-skip:aud", "drop-everything"])
     message = str(caught.value)
-    assert "drop-everything" in message
-    assert "token-skip:aud" in message and "metadata-500:VERSION" in message
+    assert "drop-everything" in message and "--list-faults" in message
     with pytest.raises(ValueError, match="no-such-fault"):
         SandboxSettings(faults=frozenset({"no-such-fault"}))
+    with pytest.raises(ValueError, match="did you mean fhir-html-500:TYPE"):
+        default_settings(["fhir-htm-500:Patient"])
 
 
 @pytest.mark.parametrize(
@@ -90,10 +94,17 @@ def test_settings_take_any_iterable_of_names() -> None:
     assert default_settings("token-500").faults == frozenset({"token-500"})
 
 
-def test_active_faults_answer_questions() -> None:
-    faults = ActiveFaults(["token-skip:aud", "metadata-fhir-version:R4=3.0.2", "smart-config-set:a={\"b\": 1}"])
-    assert faults.skip("aud") and not faults.skip("kid")
-    assert faults.value_for("metadata-fhir-version", "R4") == "3.0.2"
-    assert faults.value_for("metadata-fhir-version", "STU3") is None
-    assert faults.args("smart-config-set") == [("a", {"b": 1})]
-    assert not ActiveFaults()
+def test_faults_make_the_policies_their_hook_points_read() -> None:
+    faults = active(["token-skip:aud", "metadata-fhir-version:R4=3.0.2", 'smart-config-set:a={"b": 1}'])
+    token = faults.policy(Hook.TOKEN, TokenPolicy)
+    assert token.skipped == {"aud"} and token.scope_grant == "registered"
+    r4, stu3 = ({"fhirVersion": "4.0.1"}, {"fhirVersion": "3.0.2"})
+    for edit in faults.policy(Hook.DISCOVERY, DocumentPolicy, ("metadata", "R4")).edits:
+        edit(r4)
+    assert r4["fhirVersion"] == "3.0.2"
+    assert faults.policy(Hook.DISCOVERY, DocumentPolicy, ("metadata", "STU3")).edits == []
+    smart: dict = {}
+    for edit in faults.policy(Hook.DISCOVERY, DocumentPolicy, ("smart-configuration",)).edits:
+        edit(smart)
+    assert smart == {"a": {"b": 1}}
+    assert not active()

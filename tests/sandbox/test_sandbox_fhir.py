@@ -125,8 +125,14 @@ def test_missing_scope_is_403_insufficient_scope() -> None:
     assert client.get("/api/FHIR/R4/Practitioner/abc", headers=headers).status_code == 404
 
 
-def test_requested_scopes_limit_what_the_token_reaches() -> None:
-    client = sandbox_client()
+def test_requested_scopes_limit_what_the_token_reaches_where_narrowing_is_honoured() -> None:
+    client = sandbox_client(["token-scope-grant:requested"])
     headers = bearer(get_token(client, scope="system/Patient.r")["access_token"])
     assert client.get("/api/FHIR/R4/Patient/abc", headers=headers).status_code == 404
     assert client.get("/api/FHIR/R4/Patient?family=x", headers=headers).status_code == 403
+
+
+def test_like_epic_a_token_reaches_every_registered_scope_whatever_was_asked() -> None:
+    client = sandbox_client()
+    headers = bearer(get_token(client, scope="system/Patient.r")["access_token"])
+    assert client.get("/api/FHIR/R4/Patient?family=x", headers=headers).status_code == 200

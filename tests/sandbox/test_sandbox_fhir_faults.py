@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
-from sandbox_helpers import TestClient, bearer, get_token, sandbox_client
+from sandbox_helpers import INVALID_TOKEN, TestClient, bearer, get_token, sandbox_client
 
 from harness.fhir.validation import validator_for
-from harness.sandbox import FAULTS, default_settings
+from harness.sandbox import FAULTS, FaultError, default_settings
 from harness.sandbox.population import MAIN_PATIENT, MAIN_PRACTITIONER
 
 R4 = "/api/FHIR/R4"
@@ -196,3 +199,98 @@ def test_faults_apply_per_type_in_every_version() -> None:
                       headers=headers).status_code == 502
     assert client.get("/api/FHIR/STU3/Practitioner", params={"family": "Physician"},
                       headers=headers).json()["total"] == 2
+
+
+# --- faults the harness's later checks are tested against ---------------------------------------
+
+#: A real Epic Encounter search that returned 10 encounters and a 59204 for Outside Record.
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "epic" / "mh-encounter-search-erXuFYUfucBZaryVksYEcMg3.json"
+
+
+def test_a_misspelled_type_is_refused_naming_the_served_one() -> None:
+    with pytest.raises(FaultError, match="did you mean Practitioner"):
+        default_settings(["fhir-html-500:Practitionr"])
+    with pytest.raises(FaultError, match="not a resource type the sandbox serves"):
+        default_settings(["fhir-empty:Starship"])
+
+
+def test_not_served_answers_the_iis_404_page_for_reads_and_searches() -> None:
+    client, headers = _client("fhir-not-served:Coverage")
+    for response in (client.get(f"{R4}/Coverage", params={"patient": MAIN_PATIENT}, headers=headers),
+                     client.get(f"{R4}/Coverage/eAny00000000000000000003", headers=headers),
+                     client.post(f"{R4}/Coverage/_search", data={"patient": MAIN_PATIENT}, headers=headers)):
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+        assert "404 - File or directory not found." in response.text
+    _untouched(client, headers)
+
+
+def test_suppressed_context_keeps_the_entries_and_adds_epics_59204() -> None:
+    client, headers = _client("fhir-suppressed-context:Encounter=Outside Record")
+    bundle = client.get(f"{R4}/Encounter", params={"patient": MAIN_PATIENT, "_count": "10"}, headers=headers).json()
+    matches = [e for e in bundle["entry"] if e["search"]["mode"] == "match"]
+    (outcome,) = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    assert len(matches) == bundle["total"] == 10
+    assert bundle["entry"][-1] is outcome or bundle["entry"][-1] == outcome  # last, as Epic puts it
+    (issue,) = outcome["resource"]["issue"]
+    epic = json.loads(REFERENCE.read_text())["body"]["entry"][-1]["resource"]["issue"][0]
+    assert issue["diagnostics"] == ("Client not authorized for Encounter - Outside Record. "
+                                    "Search results of this type have not been included.")
+    assert (issue["severity"], issue["code"], issue["details"]["coding"][0]["code"]) == ("warning", "suppressed", "59204")
+    assert issue == epic  # word for word what Epic answered
+    assert "next" in _links(bundle)
+    _untouched(client, headers)
+
+
+def test_two_suppressed_contexts() -> None:
+    client, headers = _client("fhir-suppressed-context:Condition=Outside Record Problems",
+                              "fhir-suppressed-context:Condition=Outside Record Health Concern")
+    bundle = client.get(f"{R4}/Condition", params={"patient": MAIN_PATIENT}, headers=headers).json()
+    outcome = bundle["entry"][-1]["resource"]
+    assert _codes(outcome) == ["59204", "59204"]
+    assert {i["diagnostics"].split(" - ")[1].split(".")[0] for i in outcome["issue"]} == {
+        "Outside Record Problems", "Outside Record Health Concern"}
+
+
+def test_echo_authorization_puts_the_bearer_token_in_diagnostics() -> None:
+    client, headers = _client("fhir-echo-authorization:Patient")
+    response = client.get(f"{R4}/Patient/{MAIN_PATIENT}", headers=headers)
+    assert response.status_code == 500
+    issue = response.json()["issue"][0]
+    assert headers["authorization"] in issue["diagnostics"]
+    _untouched(client, headers)
+
+
+@pytest.mark.parametrize("text", ["\u001b[2J\u001b]0;pwned\u0007", "[link=http://x.example]x[/link] [/bold]",
+                                  "two\nlines *and* `markdown`"])
+def test_diagnostics_text_in_every_outcome_of_a_type(text: str) -> None:
+    client, headers = _client(f"fhir-diagnostics:Flag={json.dumps(text)}", "fhir-status:Flag=500")
+    error = client.get(f"{R4}/Flag", params={"patient": MAIN_PATIENT}, headers=headers)
+    assert error.status_code == 500 and error.json()["issue"][0]["diagnostics"] == text
+    client, headers = _client(f"fhir-diagnostics:Flag={json.dumps(text)}")
+    empty = client.get(f"{R4}/Flag", params={"patient": "eNobody0000000000000000003"}, headers=headers).json()
+    assert [i["diagnostics"] for i in empty["entry"][-1]["resource"]["issue"]] == [text]
+    missing = client.get(f"{R4}/Flag/eNope00000000000000000003", headers=headers).json()
+    assert missing["issue"][0]["diagnostics"] == text
+    assert client.get(f"{R4}/Patient/eNope00000000000000000003", headers=headers).json()["issue"][0][
+        "diagnostics"] == "Invalid FHIR ID provided"
+
+
+def test_reject_tokens_answers_401_even_with_a_valid_token() -> None:
+    client, headers = _client("fhir-reject-tokens")
+    for path in (f"{R4}/Patient/{MAIN_PATIENT}", f"{R4}/Practitioner?family=Physician"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == INVALID_TOKEN
+    assert client.get(f"{R4}/metadata", headers={"accept": "application/fhir+json"}).status_code == 200
+    fine, fine_headers = _client()
+    assert fine.get(f"{R4}/Patient/{MAIN_PATIENT}", headers=fine_headers).status_code == 200
+
+
+def test_wrong_patient_answers_another_patients_resources() -> None:
+    client, headers = _client("fhir-wrong-patient:Coverage")
+    bundle = client.get(f"{R4}/Coverage", params={"patient": MAIN_PATIENT}, headers=headers).json()
+    subjects = {e["resource"]["beneficiary"]["reference"] for e in bundle["entry"] if e["search"]["mode"] == "match"}
+    assert subjects and f"Patient/{MAIN_PATIENT}" not in subjects
+    assert _links(bundle)["self"].endswith(f"patient={MAIN_PATIENT}")
+    _untouched(client, headers)

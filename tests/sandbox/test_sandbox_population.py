@@ -12,7 +12,7 @@ import pytest
 from harness.fhir.validation import validator_for
 from harness.sandbox import population as pop
 from harness.sandbox.population import Population, _build, default_population, npi
-from harness.sandbox.versions import DSTU2_TYPES, STU3_TYPES
+from harness.sandbox.population.versions import DSTU2_TYPES, STU3_TYPES
 
 TENANT = Path(__file__).resolve().parents[2] / "harness" / "sandbox" / "tenant" / "sandbox.toml"
 EPIC_ID = re.compile(r"^e[A-Za-z0-9.\-]{20,60}3$")
@@ -161,3 +161,75 @@ def test_dstu2_shapes(population) -> None:
     assert "careProvider" in patient and "generalPractitioner" not in patient
     practitioner = population.get("DSTU2", "Practitioner", pop.MAIN_PRACTITIONER)
     assert isinstance(practitioner["name"], dict)
+
+
+# --- patient data everywhere a scrubber has to find it -------------------------------------------
+
+CAMILA = ("Camila", "Lopez", "1987-09-12", "E4000", "100 Sandbox Lane", "608-555-3000")
+
+
+def _texts(node) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [t for value in node.values() for t in _texts(value)]
+    if isinstance(node, list):
+        return [t for value in node for t in _texts(value)]
+    return []
+
+
+def _mentions_camila(text: str, *parts: str) -> bool:
+    return all(part in text for part in parts)
+
+
+@pytest.mark.parametrize("version", ["R4", "STU3", "DSTU2"])
+def test_patient_narrative_carries_name_birth_date_mrn_address_and_phone(population, version) -> None:
+    patient = population.get(version, "Patient", pop.MAIN_PATIENT)
+    div = patient["text"]["div"]
+    assert patient["text"]["status"] == "generated" and div.startswith('<div xmlns="http://www.w3.org/1999/xhtml">')
+    assert _mentions_camila(div, *CAMILA)
+    import xml.etree.ElementTree as ET
+
+    ET.fromstring(div)  # well-formed XHTML
+
+
+def test_coverage_carries_subscriber_and_member_ids(population) -> None:
+    for coverage in population.of_type("R4", "Coverage"):
+        members = [i for i in coverage["identifier"] if i.get("type", {}).get("coding", [{}])[0].get("code") == "MB"]
+        assert members and members[0]["value"] == coverage["subscriberId"]
+        assert coverage["subscriberId"] in coverage["text"]["div"]
+    assert any("Lopez" in c["text"]["div"] for c in population.of_type("STU3", "Coverage"))
+
+
+def test_free_text_notes_answers_and_attachments_name_the_patient(population) -> None:
+    import base64
+
+    condition = next(c for c in population.of_type("R4", "Condition")
+                     if c["subject"]["reference"] == f"Patient/{pop.MAIN_PATIENT}")
+    assert _mentions_camila(condition["note"][0]["text"], "Camila", "1987-09-12", "E4000", "608-555-3000")
+    assert all(t["note"] for t in population.of_type("R4", "Task"))
+    assert all(s["note"] for s in population.of_type("R4", "ServiceRequest"))
+    answers = [a["valueString"] for qr in population.of_type("R4", "QuestionnaireResponse")
+               for item in qr["item"] for a in item["answer"] if "valueString" in a]
+    assert any(_mentions_camila(text, "Camila", "1987-09-12", "E4000") for text in answers)
+    document = next(d for d in population.of_type("R4", "DocumentReference")
+                    if d["subject"]["reference"] == f"Patient/{pop.MAIN_PATIENT}")
+    note = base64.b64decode(document["content"][0]["attachment"]["data"]).decode("utf-8")
+    assert _mentions_camila(note, *CAMILA)
+    assert "Lopez" in document["content"][0]["attachment"]["title"]
+    encounter = population.of_type("R4", "Encounter")[0]
+    assert "E4000" in encounter["text"]["div"] and encounter["period"]["start"][:4] == "2024"
+
+
+def test_patients_have_home_and_mobile_numbers(population) -> None:
+    for patient in population.of_type("R4", "Patient"):
+        uses = {t["use"] for t in patient["telecom"] if t["system"] == "phone"}
+        assert uses == {"home", "mobile"}
+
+
+@pytest.mark.parametrize("version", ["R4", "STU3"])
+def test_lists_with_entry_dates_are_working_lists(population, version) -> None:
+    lists = population.of_type(version, "List")
+    dated = [r for r in lists if any("date" in entry for entry in r.get("entry", ()))]
+    assert dated and all(r["mode"] == "working" for r in dated)  # invariant lst-3
+    assert all(not (r.get("emptyReason") and r.get("entry")) for r in lists)  # lst-1

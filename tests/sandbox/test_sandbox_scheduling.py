@@ -157,10 +157,38 @@ def test_scheduling_operations_are_stu3_only(authorised) -> None:
 
 
 def test_only_recent_proposals_are_kept() -> None:
-    from harness.sandbox.scheduling import Proposals
+    from harness.sandbox.operations.scheduling import Proposals
 
     proposals = Proposals(capacity=2)
     for number in range(3):
         proposals.add({"id": f"a{number}"}, f"slot{number}")
     assert proposals.take("a0") is None
     assert proposals.take("a2") == ({"id": "a2"}, "slot2")
+
+
+def _practitioners(appointment: dict) -> set[str]:
+    return {p["actor"]["reference"].rsplit("/", 1)[-1] for p in appointment["participant"]
+            if "/Practitioner/" in p["actor"]["reference"]}
+
+
+def test_a_named_provider_narrows_find_to_that_providers_slots(authorised) -> None:
+    from harness.sandbox.population import MAIN_PRACTITIONER
+
+    client, headers = authorised
+    named = {"name": "practitioner", "valueReference": {"reference": f"Practitioner/{MAIN_PRACTITIONER}"}}
+    proposed = _proposed(client.post(f"{STU3}/Appointment/$find", json=_find(named), headers=headers).json())
+    assert proposed and all(_practitioners(a) == {MAIN_PRACTITIONER} for a in proposed)
+
+
+def test_provider_ignored_answers_other_providers_slots() -> None:
+    from harness.sandbox.population import MAIN_PRACTITIONER
+
+    client = sandbox_client(["sds-provider-ignored"])
+    headers = bearer(get_token(client)["access_token"])
+    named = {"name": "practitioner", "valueReference": {"reference": f"Practitioner/{MAIN_PRACTITIONER}"}}
+    bundle = client.post(f"{STU3}/Appointment/$find", json=_find(named), headers=headers).json()
+    proposed = _proposed(bundle)
+    assert len(proposed) == FREE_SLOTS
+    others = [a for a in proposed if MAIN_PRACTITIONER not in _practitioners(a)]
+    assert others, "every proposal is the named provider's"
+    assert all(entry["search"]["mode"] == "match" for entry in bundle["entry"])  # no outcome: it looks fine

@@ -359,3 +359,12 @@ def test_paging_in_stu3(authorised) -> None:
     assert second["entry"][0]["resource"]["subject"]["reference"] == (
         f"http://testserver/api/FHIR/STU3/Patient/{MAIN_PATIENT}"
     )
+
+
+def test_outcomes_echo_the_values_and_names_searched_with(authorised) -> None:
+    client, headers = authorised
+    response = client.get(f"{R4}/Patient", params={"family": "Lopez", "birthdate": "12/09/1987"}, headers=headers)
+    assert response.status_code == 400
+    assert "12/09/1987" in response.json()["issue"][0]["diagnostics"]
+    unknown = client.get(f"{R4}/Patient", params={"family": "Lopez", "mrn-E4000": "1"}, headers=headers)
+    assert "MRN-E4000" in unknown.json()["issue"][0]["diagnostics"]

@@ -65,3 +65,41 @@ def test_stop_with_an_open_keep_alive_connection_is_quick() -> None:
     sandbox.stop()
     assert time.monotonic() - started < 2.0
     client.close()
+
+
+def test_a_child_process_serves_the_same_sandbox_with_its_settings(tmp_path) -> None:
+    from sandbox_helpers import assertion, token_form
+
+    from harness.sandbox import register
+
+    jwks = tmp_path / "mine.jwks.json"
+    jwks.write_text(__import__("json").dumps({"keys": [{"kty": "EC", "crv": "P-384", "kid": "k", "x": "AA", "y": "AA"}]}))
+    settings = default_settings(["metadata-500:R4", "token-lifetime:77"], [register(f"mine={jwks}")])
+    with EmbeddedSandbox(settings, process=True) as sandbox:
+        assert sandbox.app is None and sandbox.running and "child process" in repr(sandbox)
+        assert httpx.get(f"{sandbox.base_url}/api/FHIR/R4/metadata").status_code == 500
+        assert httpx.get(f"{sandbox.base_url}/api/FHIR/STU3/metadata").status_code == 200
+        token = httpx.post(sandbox.token_url, data=token_form(assertion(aud=sandbox.token_url)))
+        assert token.json()["expires_in"] == 77
+        refused = httpx.post(sandbox.token_url, data=token_form(assertion(aud=sandbox.token_url, iss="mine", sub="mine")))
+        assert refused.status_code == 400 and "kid" in refused.json()["error_description"]  # known client, not its key
+        with pytest.raises(OSError):
+            EmbeddedSandbox(port=sandbox.port, process=True).start()
+        client = httpx.Client()
+        client.get(f"{sandbox.base_url}/api/FHIR/R4/metadata")
+        import time
+
+        started = time.monotonic()
+    assert time.monotonic() - started < 3.0 and not sandbox.running
+    assert not _connects(sandbox.port)
+    client.close()
+
+
+def test_a_child_started_without_waiting_serves_the_requests_queued_meanwhile() -> None:
+    sandbox = EmbeddedSandbox(default_settings(["metadata-500:R4"]), process=True, wait_ready=False).start()
+    try:
+        # sent at once, while the child may still be importing: the listening socket holds it
+        assert httpx.get(f"{sandbox.base_url}/api/FHIR/R4/metadata", timeout=30).status_code == 500
+    finally:
+        sandbox.stop()
+    assert not _connects(sandbox.port)

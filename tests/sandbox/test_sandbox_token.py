@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from harness.sandbox import EmbeddedSandbox, RegisteredClient, SandboxSettings, create_app, load_clients
-from harness.sandbox.faults import TOKEN_RULES
+from harness.sandbox.token.rules import TOKEN_RULES
 
 
 def _registered_scopes() -> tuple[str, ...]:
@@ -85,16 +85,32 @@ def test_kid_may_be_left_out_when_one_key_fits_the_alg() -> None:
     assert _post(sandbox_client(), assertion(ec_pem(), alg="ES384", kid=DROP)).status_code == 200
 
 
-def test_requested_scopes_are_intersected_with_the_registered_ones() -> None:
+def test_like_epic_every_registered_scope_is_granted_whatever_is_asked() -> None:
     client = sandbox_client()
+    for asked in ("system/Patient.r", "system/Nope.r", "system/Patient.rs system/Slot.read"):
+        assert tuple(_post(client, assertion(), scope=asked).json()["scope"].split()) == _registered_scopes()
+
+
+def test_requested_scopes_are_intersected_with_the_registered_ones_where_narrowing_is_honoured() -> None:
+    client = sandbox_client(["token-scope-grant:requested"])
     body = _post(client, assertion(), scope="system/Patient.rs system/Slot.read system/Nope.r").json()
     assert body["scope"].split() == ["system/Patient.r", "system/Patient.s", "system/Slot.r"]
     exact = _post(client, assertion(), scope="system/Patient.r").json()
     assert exact["scope"] == "system/Patient.r"
+    assert tuple(_post(client, assertion()).json()["scope"].split()) == _registered_scopes()
 
 
-def test_scopes_nothing_registered_is_invalid_scope() -> None:
-    _assert_refused(_post(sandbox_client(), assertion(), scope="system/Nope.r"), "invalid_scope")
+def test_scopes_nothing_registered_is_invalid_scope_where_narrowing_is_honoured() -> None:
+    _assert_refused(_post(sandbox_client(["token-scope-grant:requested"]), assertion(), scope="system/Nope.r"),
+                    "invalid_scope")
+
+
+def test_a_strict_grant_refuses_any_unknown_scope() -> None:
+    client = sandbox_client(["token-scope-grant:strict"])
+    refused = _post(client, assertion(), scope="system/Patient.r system/Nope.r")
+    _assert_refused(refused, "invalid_scope")
+    assert "system/Nope.r" in refused.json()["error_description"]
+    assert _post(client, assertion(), scope="system/Patient.r").json()["scope"] == "system/Patient.r"
 
 
 def test_token_lifetime_setting_and_fault() -> None:
@@ -169,6 +185,7 @@ class Case:
     label: str
     send: Callable[[TestClient], httpx.Response]
     error: str = "invalid_client"
+    base: tuple[str, ...] = ()  # faults or settings of the sandbox whose rule refuses
 
 
 NOW = int(time.time())
@@ -202,7 +219,8 @@ CASES: list[Case] = [
     Case("jti-type", "numeric jti", _form_post(lambda: assertion(jti=12345))),
     Case("jti-length", "152-character jti", _form_post(lambda: assertion(jti="j" * 152))),
     Case("jti-replay", "reused jti", _replay),
-    Case("scope", "unregistered scope", _form_post(assertion, scope="system/Nope.r"), "invalid_scope"),
+    Case("scope", "unregistered scope", _form_post(assertion, scope="system/Nope.r"), "invalid_scope",
+         ("token-scope-grant:requested",)),
 ]
 
 
@@ -212,8 +230,8 @@ def test_every_token_rule_has_a_case() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.rule}:{case.label}")
 def test_rule_refuses_and_its_fault_accepts(case: Case) -> None:
-    _assert_refused(case.send(sandbox_client()), case.error)
-    accepted = case.send(sandbox_client([f"token-skip:{case.rule}"]))
+    _assert_refused(case.send(sandbox_client(case.base)), case.error)
+    accepted = case.send(sandbox_client([*case.base, f"token-skip:{case.rule}"]))
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["token_type"] == "bearer"
 

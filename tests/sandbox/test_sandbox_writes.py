@@ -6,7 +6,7 @@ import pytest
 from sandbox_helpers import TestClient, bearer, get_token, sandbox_client
 
 from harness.fhir.validation import validator_for
-from harness.sandbox.fhir import INSUFFICIENT_SCOPE
+from harness.sandbox.fhir.service import INSUFFICIENT_SCOPE
 from harness.sandbox.population import MAIN_PATIENT, MAIN_PRACTITIONER
 
 R4 = "/api/FHIR/R4"
@@ -133,7 +133,7 @@ def test_a_token_without_a_resources_scopes_gets_403_on_it_only() -> None:
 
 
 def test_each_interaction_needs_its_letter() -> None:
-    client = sandbox_client()
+    client = sandbox_client(["token-scope-grant:requested"])
     headers = bearer(get_token(client, scope="system/Patient.r system/Task.rs")["access_token"])
     assert client.get(f"{R4}/Patient/{MAIN_PATIENT}", headers=headers).status_code == 200
     _assert_403(client.get(f"{R4}/Patient", params={"_id": MAIN_PATIENT}, headers=headers))
@@ -144,7 +144,7 @@ def test_each_interaction_needs_its_letter() -> None:
 
 
 def test_next_pages_need_the_search_scope_too() -> None:
-    client = sandbox_client()
+    client = sandbox_client(["token-scope-grant:requested"])
     full = bearer(get_token(client)["access_token"])
     first = client.get(f"{R4}/Encounter", params={"patient": MAIN_PATIENT, "_count": "10"}, headers=full).json()
     next_url = next(link["url"] for link in first["link"] if link["relation"] == "next")

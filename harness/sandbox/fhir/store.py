@@ -11,7 +11,7 @@ import secrets
 import threading
 from typing import Any
 
-from .population import Population, default_population, epic_id
+from ..population import Population, default_population, epic_id
 
 
 class ResourceStore:

@@ -35,12 +35,20 @@ class SearchSession:
     expires_at: float
     number: int = 0
     tokens: dict[int, str] = field(default_factory=dict)  # offset -> token
+    pages: int | None = None  # at least this many pages, even past the matches (large-page faults)
 
     def page(self, offset: int) -> Sequence[tuple[str, str]]:
         return self.keys[offset : offset + self.page_size]
 
     def has_more(self, offset: int) -> bool:
-        return offset + self.page_size < len(self.keys)
+        return has_more(len(self.keys), self.page_size, offset, self.pages)
+
+
+def has_more(count: int, page_size: int, offset: int, pages: int | None = None) -> bool:
+    """Is there a page after the one at ``offset``?"""
+    if offset + page_size < count:
+        return True
+    return pages is not None and offset // page_size + 1 < pages
 
 
 class SearchSessions:
@@ -61,14 +69,15 @@ class SearchSessions:
         self._lock = threading.Lock()
 
     def open(
-        self, version: str, resource_type: str, keys: Sequence[tuple[str, str]], page_size: int
+        self, version: str, resource_type: str, keys: Sequence[tuple[str, str]], page_size: int,
+        pages: int | None = None,
     ) -> SearchSession:
         now = self.clock()
         with self._lock:
             self._purge(now)
             number = next(self._numbers)
             session = SearchSession(
-                version, resource_type, list(keys), page_size, now + self.lifetime, number
+                version, resource_type, list(keys), page_size, now + self.lifetime, number, pages=pages
             )
             self._sessions[number] = session
             while len(self._sessions) > self.capacity:

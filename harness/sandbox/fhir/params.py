@@ -7,7 +7,7 @@ values OR). Values follow FHIR's search syntax: ``system|code``, ``|code``, ``co
 accent-insensitively (``:exact``, ``:contains``); dates take the ``eq ne gt lt ge le`` prefixes.
 
 Parameters a type does not know are reported back, not applied: Epic ignores them on most
-resources and refuses them on Patient and Observation (the FHIR service decides).
+resources and refuses them on Patient and Observation (``search.py`` decides).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .versions import relative_reference
+from ..population.versions import relative_reference
 
 #: Parameters that shape the answer rather than filter it.
 CONTROL_PARAMS: frozenset[str] = frozenset({
     "_count", "_format", "_include", "_revinclude", "_summary", "_elements", "_sort", "_total",
-    "_contained", "_containedType", "_pretty", "_lastUpdated", "sessionID", "_type",
+    "_contained", "_containedType", "_pretty", "_lastUpdated", "sessionID", "_type", "_getpagesoffset",
 })
 
 
@@ -545,9 +545,9 @@ def _codes(node: Any) -> Iterator[tuple[str | None, str]]:
 
 def _token_matches(node: Any, value: str, modifier: str | None) -> bool:
     if modifier == "text":
-        wanted = _fold(value)
+        wanted = fold(value)
         text = node.get("text", "") if isinstance(node, dict) else ""
-        return _fold(text).startswith(wanted)
+        return fold(text).startswith(wanted)
     if "|" in value:
         system, _, code = value.partition("|")
     else:
@@ -594,7 +594,8 @@ def _strings(node: Any) -> Iterator[str]:
                 yield from _strings(node[key])
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """``text`` without accents, case-folded (how strings and names are compared)."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
@@ -602,7 +603,7 @@ def _fold(text: str) -> str:
 def _string_matches(text: str, value: str, modifier: str | None) -> bool:
     if modifier == "exact":
         return text == value
-    have, want = _fold(text), _fold(value)
+    have, want = fold(text), fold(value)
     if modifier == "contains":
         return want in have
     return have.startswith(want)
