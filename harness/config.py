@@ -61,6 +61,7 @@ class ClientSettings:
     max_response_bytes: int = 50_000_000
     run_timeout: float = 3600.0
     check_timeout: float = 300.0  # one check, all its requests together; 0 turns the limit off
+    bearer_origins: tuple[str, ...] = ()  # origins besides the FHIR bases' that may receive the token (a proxy)
 
 
 @dataclass(frozen=True)
@@ -335,11 +336,17 @@ def _load_client(table: Any, *, file: str | None) -> ClientSettings:
 
     numbers = {"connect_timeout", "read_timeout", "request_deadline", "retry_after_cap", "run_timeout", "check_timeout"}
     integers = {"max_retries", "max_response_bytes"}
-    unknown = set(table) - numbers - integers - {"rate_limit"}
+    unknown = set(table) - numbers - integers - {"rate_limit", "bearer_origins"}
     if unknown:
         raise ConfigError(file, f"client.{sorted(unknown)[0]}", "unknown field; known fields: rate_limit, "
-                          + ", ".join(sorted(numbers | integers)))
+                          "bearer_origins, " + ", ".join(sorted(numbers | integers)))
     values: dict[str, Any] = {}
+    if "bearer_origins" in table:
+        origins = table["bearer_origins"]
+        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+            raise ConfigError(file, "client.bearer_origins", "must be a list of https origins, e.g. "
+                              "[\"https://fhir-proxy.example.org\"]")
+        values["bearer_origins"] = tuple(check_url(o, file=file, field="client.bearer_origins") for o in origins)
     if "rate_limit" in table:
         values["rate_per_second"] = parse_rate(table["rate_limit"], file=file)
     for key in numbers | integers:
