@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from harness.catalog import Api
-from harness.cassettes import PHI_QUERY
 from harness.catalog.probes import search_params
 from harness.checks import CAPABILITY, DECLARED, TOKEN, CheckContext, CheckFailed, Inconclusive, check
 from harness.client import TenantClient
@@ -107,7 +106,7 @@ def _context(api: Api, tenant: Tenant, client: TenantClient, discovery: Discover
     scrubbed = mode != "live" and tenant.cassettes.scrub_patient_data
     ctx = SearchContext(str(api.version), str(api.resource), params, base,
                         rules.declared_params(capability, str(api.resource)),
-                        pseudonymized=PHI_QUERY if scrubbed else frozenset())
+                        pseudonymized=scrubbed)
     return ctx, Searcher(client, str(api.version), str(api.resource))
 
 

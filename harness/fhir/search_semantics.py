@@ -141,9 +141,10 @@ class SearchContext:
     base: SearchResult
     declared: dict[str, str]  # the CapabilityStatement's searchParam for the resource: name -> type
     table: SearchParameterTable = field(default_factory=r4_table)
-    # Query parameters whose values this run's cassettes pseudonymize (empty unless patient data is scrubbed):
-    # values taken from names, identifiers or birth dates would not replay, so those are not searched with.
-    pseudonymized: frozenset[str] = frozenset()
+    # The run's cassettes scrub patient data ([cassettes] scrub_patient_data): names, identifiers and every
+    # date but its year are pseudonymized in the recorded answers, so values taken from them would not replay;
+    # only codes, ids and references are searched with then.
+    pseudonymized: bool = False
 
     @property
     def entries(self) -> list[dict[str, Any]]:
@@ -316,7 +317,7 @@ def ignored_parameters(ctx: SearchContext, searcher: Searcher) -> Verdict:
             unjudged.append(f"{name} (not declared by the CapabilityStatement for {ctx.resource}: Epic ignores "
                             f"such parameters)")
             continue
-        if name in ctx.pseudonymized:
+        if ctx.pseudonymized and (criterion.spec.type not in ("token", "reference") or name == "identifier"):
             unjudged.append(f"{name} (its values are pseudonymized in this run's cassettes)")
             continue
         judged.append(name)
@@ -434,8 +435,6 @@ def _date_texts(value: Value) -> list[str]:
 
 def _pick_date(ctx: SearchContext, specs: list[SearchParameter]) -> _DatePick | None:
     for spec in specs:
-        if ctx.pseudonymized and (spec.name in ctx.pseudonymized or "birthDate" in str(spec.expression)):
-            continue  # the cassettes keep only the year of a birth date
         criterion = Criterion(spec, "", ctx.version)
         found: list[tuple[float, tuple[int, int], str, dict[str, Any]]] = []
         for resource in ctx.entries:
@@ -466,6 +465,11 @@ def date_prefixes(ctx: SearchContext, searcher: Searcher) -> Verdict:
     specs = _applicable(ctx, verdict, "date", "date")
     if specs is None:
         return verdict
+    if ctx.pseudonymized:
+        verdict.inconclusive = ("this run's cassettes keep only the year of every date ([cassettes] "
+                                "scrub_patient_data): a search by a date found in an answer would not replay; not "
+                                "judged")
+        return verdict
     pick = _pick_date(ctx, specs)
     if pick is None:
         verdict.inconclusive = (f"no entry carries a value for {', '.join(s.name for s in specs)}: no date to search "
@@ -494,7 +498,7 @@ def _token_candidates(ctx: SearchContext, spec: SearchParameter) -> list[tuple[t
     counts: dict[tuple[str | None, str], int] = {}
     for resource in ctx.entries:
         usable = [value for value in criterion.values(resource) or [] if value.type != "ContactPoint"
-                  and not (ctx.pseudonymized and (value.type == "Identifier" or spec.name in ctx.pseudonymized))]
+                  and not (ctx.pseudonymized and value.type == "Identifier")]
         pairs = dict.fromkeys(pair for value in usable for pair in tokens_of(value))  # in order: a replay chooses alike
         for pair in pairs:
             counts[pair] = counts.get(pair, 0) + 1
