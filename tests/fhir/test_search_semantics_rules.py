@@ -637,3 +637,16 @@ def test_values_the_cassettes_pseudonymize_are_not_searched_with() -> None:
     ctx, searcher = server.context({"family": "Physician"})
     ctx.pseudonymized = True
     assert "pseudonymized in this run's cassettes" in (ignored_parameters(ctx, searcher).inconclusive or "")
+    assert "do not pseudonymize" in (post_equivalence(ctx, searcher).inconclusive or "") and not server.sent
+
+
+def test_a_refused_token_is_the_runs_token_problem_not_a_search_finding() -> None:
+    from harness.errors import AuthError
+
+    def refuse() -> str:
+        raise AuthError("no access token: the token endpoint asks for no more requests")
+    server = Tenant(lambda m, p: DATED)
+    ctx, searcher = server.context({"patient": P1})
+    server.client.use_tokens(refuse, lambda: None)
+    with pytest.raises(AuthError):
+        date_prefixes(ctx, searcher)
