@@ -9,6 +9,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -81,6 +82,7 @@ class EmbeddedSandbox:
         self._child: subprocess.Popen[str] | None = None
         self._sockets: list[socket.socket] = []
         self._error: BaseException | None = None
+        self.ca_file: Path | None = None
 
     @property
     def base_url(self) -> str:

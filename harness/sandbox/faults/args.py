@@ -32,6 +32,20 @@ def served_types(version: str | None = None) -> tuple[str, ...]:
     return tuple(sorted({t for v in versions for t in documents.declared_interactions(v)}))
 
 
+@lru_cache(maxsize=None)
+def declared_params() -> tuple[str, ...]:
+    """Search parameter names any of the sandbox's CapabilityStatements declares."""
+    return tuple(sorted({name for v in FHIR_VERSIONS for names in documents.declared_search_params(v).values()
+                         for name in names}))
+
+
+def search_param(text: str) -> str:
+    known = declared_params()
+    if text not in known:
+        raise FaultError(f"{text!r} is not a search parameter the sandbox declares{did_you_mean(text, known)}")
+    return text
+
+
 def resource_type(text: str) -> str:
     known = served_types()
     if text not in known:

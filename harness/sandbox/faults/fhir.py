@@ -51,6 +51,20 @@ KINDS: tuple[FaultKind, ...] = (
               effect=sets("echo_authorization"), keyed=True),
     FaultKind("fhir-wrong-patient", Hook.FHIR, "TYPE searches naming a patient answer another patient's resources "
               "(the self link still names the patient asked for)", (TYPE,), effect=sets("wrong_patient"), keyed=True),
+    FaultKind("fhir-ignore-patient", Hook.FHIR, "TYPE searches ignore the parameters that restrict the patient "
+              "(patient, subject, any reference to a Patient): they answer every patient's resources (the self link "
+              "still names the patient asked for)", (TYPE,), effect=sets("ignore_patient"), keyed=True),
+    FaultKind("fhir-ignore-param", Hook.FHIR, "TYPE searches ignore search parameter NAME (answered as if it was "
+              "not sent; the self link still names it)", (TYPE, Arg("NAME", args.search_param)),
+              effect=adds_arg("ignored_params"), keyed=True),
+    FaultKind("fhir-date-prefix-ignored", Hook.FHIR, "TYPE date searches ignore the prefix: ge, le, gt, lt, ne, sa, "
+              "eb and ap are read as eq (the value's whole range must contain the resource's date)", (TYPE,),
+              effect=sets("date_prefix_as_eq"), keyed=True),
+    FaultKind("fhir-post-search-differs", Hook.FHIR, "POST TYPE/_search answers without the last match a GET of the "
+              "same search returns (so their ids differ)", (TYPE,), effect=sets("post_search_drops_last"),
+              keyed=True),
+    FaultKind("fhir-ignore-count", Hook.FHIR, "TYPE searches ignore _count: pages hold up to 1000 entries",
+              (TYPE,), effect=sets("ignore_count"), keyed=True),
     FaultKind("fhir-diagnostics", Hook.FHIR, "every OperationOutcome issue in answers about TYPE has diagnostics "
               "TEXT (a JSON string for escapes, or the text as it is); with fhir-status or fhir-empty it is seen",
               (TYPE, Arg("TEXT", args.text_value)), effect=sets_arg("diagnostics"), keyed=True),

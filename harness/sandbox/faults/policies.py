@@ -77,6 +77,12 @@ class FhirPolicy:
     diagnostics: str | None = None  # every OperationOutcome issue's diagnostics
     malformed_is_500: bool = False  # a malformed search value crashes (IIS 500) instead of 4100
     wrong_patient: bool = False  # searches naming a patient answer another patient's resources
+    ignore_patient: bool = False  # searches drop the parameters that restrict the patient
+    ignored_params: set[str] = field(default_factory=set)  # search parameters dropped (still in the self link)
+    date_prefix_as_eq: bool = False  # every date prefix (ge, le, gt, lt, ne, sa, eb, ap) is read as eq
+    post_search_drops_last: bool = False  # POST _search leaves out the last match
+    ignore_count: bool = False  # _count is ignored: pages of up to 1000 entries
+    edits: list[Edit] = field(default_factory=list)  # changes to every resource served, in order
 
 
 @dataclass
