@@ -65,6 +65,9 @@ KINDS: tuple[FaultKind, ...] = (
               keyed=True),
     FaultKind("fhir-ignore-count", Hook.FHIR, "TYPE searches ignore _count: pages hold up to 1000 entries",
               (TYPE,), effect=sets("ignore_count"), keyed=True),
+    FaultKind("fhir-unscoped-writes", Hook.FHIR, "creates and updates of TYPE (or of every type) are accepted "
+              "whatever the token's scopes: a write outside the client's registration answers 201 or 200",
+              (TYPE,), effect=sets("unscoped_writes"), keyed=True, optional_key=True),
     FaultKind("fhir-diagnostics", Hook.FHIR, "every OperationOutcome issue in answers about TYPE has diagnostics "
               "TEXT (a JSON string for escapes, or the text as it is); with fhir-status or fhir-empty it is seen",
               (TYPE, Arg("TEXT", args.text_value)), effect=sets_arg("diagnostics"), keyed=True),

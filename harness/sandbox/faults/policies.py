@@ -51,6 +51,7 @@ class TokenPolicy:
     response_set: list[tuple[str, Any]] = field(default_factory=list)  # successful body: field -> value (None drops)
     bom: bool = False  # a UTF-8 byte order mark before the JSON
     error_description: str | None = None  # every refusal's error_description
+    grant_unknown: bool = False  # requested scopes of unknown resource types or permissions are granted as asked
 
 
 @dataclass
@@ -82,6 +83,7 @@ class FhirPolicy:
     date_prefix_as_eq: bool = False  # every date prefix (ge, le, gt, lt, ne, sa, eb, ap) is read as eq
     post_search_drops_last: bool = False  # POST _search leaves out the last match
     ignore_count: bool = False  # _count is ignored: pages of up to 1000 entries
+    unscoped_writes: bool = False  # creates and updates are accepted whatever the token's scopes
     edits: list[Edit] = field(default_factory=list)  # changes to every resource served, in order
 
 

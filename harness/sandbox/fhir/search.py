@@ -9,7 +9,8 @@ otherwise), entries carry ``fullUrl`` and ``search.mode: match``, links are ``ne
 demographics, ``_id`` or ``identifier`` (400, 59159). A date that is no date is refused (400,
 4100). The type's FHIR policy may empty the results or add Epic's 59204 warnings, or misread the search:
 drop parameters (those that restrict the patient, or named ones), read every date prefix as
-``eq``, leave the last match out of a POST ``_search``, ignore ``_count``.
+``eq``, leave the last match out of a POST ``_search``, ignore ``_count``. A token narrowed to
+categories (Epic's qualified scopes) finds only those, with a 59204 for what it left out.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from typing import Any
-from urllib.parse import urlencode
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode
 
 from .. import documents, outcomes, payloads
 from ..faults.policies import FhirPolicy
 from ..outcomes import FhirError
+from ..token.scopes import scope_queries
 from . import dates, params
 from .paging import OFFSET_PARAM, Page, Pager
 from .present import Presenter
@@ -60,6 +63,12 @@ def search(request: FhirRequest, route: Route, store: ResourceStore, pager: Page
     if policy.post_search_drops_last and request.method == "POST":
         found = found[:-1]
     issues: list[dict[str, Any]] = []
+    allowed = scope_filter(request.scopes, route.resource_type, "s")
+    if allowed is not None:
+        kept = [resource for resource in found if allowed(resource)]
+        if len(kept) < len(found):
+            issues.append(outcomes.not_authorized(route.resource_type, "Outside Record"))
+        found = kept
     if policy.not_authorized:
         found = []
         issues.append(outcomes.not_authorized(route.resource_type, context_of(query)))
@@ -92,6 +101,16 @@ def _parse(request: FhirRequest, route: Route, policy: FhirPolicy) -> params.Que
     if issues:
         raise FhirError(400, *issues)
     return parsed
+
+
+def scope_filter(scopes: tuple[str, ...], resource_type: str, letter: str) -> Callable[[dict[str, Any]], bool] | None:
+    """Which resources of ``resource_type`` a token narrowed by Epic's category-qualified scopes
+    (``system/Condition.s?category=...``) may see with interaction ``letter``; None: all of them."""
+    queries = scope_queries(scopes, resource_type, letter)
+    if queries is None:
+        return None
+    narrowed = [params.parse(resource_type, parse_qsl(query)) for query in queries]
+    return lambda resource: any(params.matches(resource, query) for query in narrowed)
 
 
 def _misread(query: params.Query, policy: FhirPolicy) -> params.Query:

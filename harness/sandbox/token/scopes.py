@@ -54,3 +54,27 @@ def permits(scopes: Sequence[str], resource: str, letter: str) -> bool:
         if parts and parts[1] in ("*", resource) and letter in parts[2]:
             return True
     return False
+
+
+def unknown_scope(scope: str, resource_types: Iterable[str]) -> bool:
+    """Is ``scope`` a SMART resource scope (``patient/``, ``user/``, ``system/``) naming a resource
+    type not in ``resource_types`` or permissions that do not exist (``system/Patient.x``)?
+    Other scopes (``openid``, ``launch``) are not resource scopes, so not unknown ones."""
+    if not re.match(r"^(patient|user|system)/", scope):
+        return False
+    parts = scope_parts(scope)
+    return parts is None or (parts[1] != "*" and parts[1] not in set(resource_types))
+
+
+def scope_queries(scopes: Sequence[str], resource: str, letter: str) -> list[str] | None:
+    """The queries that narrow interaction ``letter`` on ``resource`` (Epic's category-qualified
+    scopes, ``system/Condition.s?category=...``): None when a scope allows it unqualified, [] when
+    no scope allows it at all."""
+    queries: list[str] = []
+    for scope in scopes:
+        parts = scope_parts(scope)
+        if parts and parts[1] in ("*", resource) and letter in parts[2]:
+            if parts[3] is None:
+                return None
+            queries.append(parts[3])
+    return queries
