@@ -22,6 +22,7 @@ DOCUMENTS: tuple[str, ...] = ("smart-configuration", "metadata")
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_ELEMENT = re.compile(r"^[a-z_][A-Za-z0-9_]*(\[x\])?(\.[a-z_][A-Za-z0-9_]*(\[x\])?)*$")
 
 
 @lru_cache(maxsize=None)
@@ -75,6 +76,16 @@ def dotted_path(text: str) -> str:
     if not _PATH.match(text):
         raise FaultError(f"{text!r} is not a dotted element path such as software.version")
     return text
+
+
+def element_path(text: str) -> str:
+    """A FHIR element path below the resource (``class``, ``name.family``, ``occurrence[x]``); a
+    leading resource type (``Coverage.class``) is left out."""
+    head, dot, rest = text.partition(".")
+    path = rest if dot and head[:1].isupper() else text
+    if not _ELEMENT.match(path):
+        raise FaultError(f"{text!r} is not an element path such as class, name.family or occurrence[x]")
+    return path
 
 
 def json_value(text: str) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import args
 from .core import Arg, FaultError, FaultKind, Hook, choice, sets, sets_arg
+from .paths import drop_path, set_path
 from .policies import DocumentPolicy
 
 SMART = "smart-configuration"
@@ -33,36 +34,6 @@ def _drop(document: dict[str, Any], name: str) -> None:
 
 def _set(document: dict[str, Any], name: str, value: Any) -> None:
     document[name] = value
-
-
-def _nodes(node: Any, parts: list[str], create: bool) -> list[dict[str, Any]]:
-    """The objects a dotted path's parent names, through lists (``rest.resource`` is every
-    resource); with ``create``, missing objects on the way are made."""
-    if isinstance(node, list):
-        return [found for item in node for found in _nodes(item, parts, create)]
-    if not isinstance(node, dict):
-        return []
-    if not parts:
-        return [node]
-    head, rest = parts[0], parts[1:]
-    if head not in node:
-        if not create:
-            return []
-        node[head] = {}
-    return _nodes(node[head], rest, create)
-
-
-def set_path(document: dict[str, Any], path: str, value: Any) -> None:
-    """Set element ``path`` (dotted, through lists) to ``value``, creating missing objects."""
-    *parents, last = path.split(".")
-    for node in _nodes(document, parents, create=True):
-        node[last] = value
-
-
-def drop_path(document: dict[str, Any], path: str) -> None:
-    *parents, last = path.split(".")
-    for node in _nodes(document, parents, create=False):
-        node.pop(last, None)
 
 
 def _fhir_version(statement: dict[str, Any], value: str) -> None:

@@ -98,7 +98,7 @@ class FhirService:
                 "fatal" if policy.status >= 400 else "information",
                 "exception" if policy.status >= 500 else "processing",
                 f"{found.resource_type} requests cannot be processed right now (HTTP {policy.status})."))
-        present = Presenter(request, lambda resource_type: self.policy(resource_type).invalid)
+        present = Presenter(request, self.policy)
         if found.interaction is Interaction.READ:
             return interactions.read(request, found, self.store, present)
         if found.interaction is Interaction.SEARCH:
