@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import time
 import uuid
 import warnings
@@ -125,8 +126,8 @@ def served(*faults: str, **options: Any) -> Iterator[tuple[EmbeddedSandbox, http
     scope = options.pop("scope", None)
     settings = options.pop("settings", None) or default_settings(faults)
     with EmbeddedSandbox(settings, **options) as sandbox, \
-            httpx.Client(base_url=sandbox.base_url, verify=str(sandbox.ca_file) if sandbox.ca_file else True,
-                         timeout=10) as http:
+            httpx.Client(base_url=sandbox.base_url, timeout=10, verify=ssl.create_default_context(
+                cafile=str(sandbox.ca_file)) if sandbox.ca_file else True) as http:
         form = token_form(assertion(aud=sandbox.token_url), **({"scope": scope} if scope else {}))
         answer = http.post("/oauth2/token", data=form)
         assert answer.status_code == 200, answer.text
