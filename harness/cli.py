@@ -296,7 +296,13 @@ def command_sandbox(args: argparse.Namespace) -> int:
         settings = default_settings(args.fault, clients)
     except ValueError as exc:
         raise ConfigError(None, "--fault", str(exc)) from None
+    import signal
+
+    # uvicorn shuts down on SIGTERM, then raises it again: end cleanly, so that the throwaway
+    # certificate's folder is removed
+    stack_signal = signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
     with ExitStack() as stack:
+        stack.callback(signal.signal, signal.SIGTERM, stack_signal)
         tls = _sandbox_tls(args, stack) if args.tls else None
         try:
             sock = listen(args.host, args.port)

@@ -151,3 +151,28 @@ def test_the_cli_serves_https_and_writes_the_ca_where_asked(tmp_path: Path) -> N
         _, err = process.communicate(timeout=10)
     assert f"test CA certificate (trust it to reach the sandbox over https): {ca_file}" in err
     assert f"sandbox Epic tenant at https://127.0.0.1:{port}" in err and "accepts TLS 1.2 and later" in err
+
+
+def test_the_cli_removes_its_throwaway_ca_when_stopped() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "harness", "sandbox", "--port", str(port), "--tls"],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        ca_file = Path(line.rsplit(": ", 1)[1].strip())
+        assert "test CA certificate" in line and ca_file.is_file()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"https://127.0.0.1:{port}/api/FHIR/R4/metadata", timeout=1,
+                          verify=ssl.create_default_context(cafile=str(ca_file)))
+                break
+            except (httpx.HTTPError, OSError):
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    assert process.returncode == 0 and not ca_file.exists() and not ca_file.parent.exists()

@@ -157,6 +157,17 @@ def origin(text: str) -> str:
     return text.rstrip("/")
 
 
+def redirect_target(text: str) -> str:
+    """An absolute http(s) URL to redirect to; ``{host}`` stands for the request's Host and
+    ``{path}`` for its path and query (``http://{host}{path}``: the same URL over plain http)."""
+    sample = text.replace("{host}", "sandbox.example:1").replace("{path}", "/p")
+    parts = urlsplit(sample)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "{" in sample or "}" in sample:
+        raise FaultError(f"{text!r} is not an http(s) URL (with {{host}} and {{path}} where wanted), such as "
+                         "http://169.254.169.254/latest/meta-data/ or http://{host}{path}")
+    return text
+
+
 def pages_by_size(text: str) -> tuple[int, int]:
     """``PAGESxMB``, e.g. ``4x8``: four pages of about 8 MB each."""
     match = re.fullmatch(r"(\d+)x(\d+)", text)

@@ -129,4 +129,14 @@ KINDS: tuple[FaultKind, ...] = (
               (args.DOCUMENT,), effect=sets("first_request_fails"), keyed=True),
     FaultKind("discovery-delay", Hook.DISCOVERY, "both discovery documents answer after SECONDS",
               (Arg("SECONDS", args.seconds),), effect=sets_arg("delay")),
+    # hostile answers to either document
+    FaultKind("discovery-gzip-bomb", Hook.DISCOVERY, "DOCUMENT answers Content-Encoding: gzip, about 1 MB that "
+              "decodes to 1 GiB of zeros", (args.DOCUMENT,), effect=sets("gzip_bomb"), keyed=True),
+    FaultKind("discovery-double-gzip", Hook.DISCOVERY, "DOCUMENT answers Content-Encoding: gzip, gzip: about 10 KB "
+              "that decode to 4 GiB of zeros", (args.DOCUMENT,), effect=sets("double_gzip"), keyed=True),
+    FaultKind("discovery-endless-body", Hook.DISCOVERY, "DOCUMENT answers 200 with a JSON body that never ends",
+              (args.DOCUMENT,), effect=sets("endless"), keyed=True),
+    FaultKind("discovery-redirect", Hook.DISCOVERY, "DOCUMENT answers 302 to URL ({host} and {path} stand for the "
+              "request's; e.g. http://169.254.169.254/latest/meta-data/ inward, http://{host}{path} from https to "
+              "http)", (args.DOCUMENT, Arg("URL", args.redirect_target)), effect=sets_arg("redirect"), keyed=True),
 )

@@ -26,6 +26,10 @@ class DocumentPolicy:
     delay: float = 0.0  # seconds before answering
     hang: bool = False  # never answer
     first_request_fails: bool = False  # the first request answers 503, the next ones work
+    gzip_bomb: bool = False  # Content-Encoding: gzip, about 1 MB that decodes to 1 GiB of zeros
+    double_gzip: bool = False  # Content-Encoding: gzip, gzip, about 10 KB that decode to 4 GiB of zeros
+    endless: bool = False  # a 200 whose body never ends
+    redirect: str | None = None  # 302 to this URL ({host}: the request's Host, {path}: its path and query)
 
 
 #: Scope grant policies: how the token endpoint turns a request's ``scope`` into granted scopes.
