@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("--url", help="an empty database to write into instead of a new SQLite file")
     args = parser.parse_args()
     options = FetchOptions(concurrency=32, per_host_rps=None, connect_timeout=2.0, read_timeout=2.0, retries=1,
-                           backoff=0.05)
+                           backoff=0.05, allow_loopback=True)  # the sandbox fleet is served on loopback
     with EmbeddedFleet(build_fleet(seed=args.seed, size=args.size)) as fleet:
         directory = parse_bundle(fleet.directory(), "sandbox-fleet.json")
         run = run_fleet(directory, distinct_targets(directory), load_named_set("careforce-phoenix"), options)
@@ -80,8 +80,10 @@ def main() -> int:
         size = Path(target).stat().st_size if not args.url else None
         history.close()
     per_1000 = f"{size / tenant_rows * 1000 / 1024:.0f} KiB" if size else "n/a (not SQLite)"
-    print(f"history: {len(days)} fleet runs x {len(days[0]['tenants'])} addresses = {tenant_rows} fleet tenant-runs; "
-          f"size {size / 1024:.0f} KiB, {per_1000} per 1,000 tenant-runs; "
+    answered = days[0]["stats"]["answered"]
+    print(f"history: {len(days)} fleet runs x {len(days[0]['tenants'])} addresses ({answered} answering on day 1) = "
+          f"{tenant_rows} fleet tenant-runs; size {f'{size / 1024:.0f} KiB' if size else 'n/a'}, {per_1000} per "
+          f"1,000 tenant-runs; "
           f"write per fleet run mean {1000 * sum(writes) / len(writes):.0f} ms (max {1000 * max(writes):.0f} ms), "
           f"per tenant run {1000 * sum(tenant_writes) / len(tenant_writes):.0f} ms; "
           + ", ".join(f"{name} {1000 * t:.0f} ms" for name, t in timings.items())

@@ -13,11 +13,12 @@ import jwt
 
 from harness.config import AuthConfig
 from harness.errors import AuthError, TenantError
-from harness.scrub import SecretRegistry
+from harness.scrub import SecretRegistry, parse_json_body
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 300  # SMART and Epic: exp at most 5 minutes ahead
 REFRESH_MARGIN = 60  # seconds before expiry at which a cached token is renewed
+MIN_REUSE = 1.0  # a token is reused at least this long (unless refused), whatever expires_in says
 
 
 def new_jti() -> str:
@@ -133,20 +134,23 @@ class TokenProvider:
         try:
             response = self._post(endpoint, self.form(assertion))
         except TenantError as exc:
-            raise AuthError(f"token endpoint could not be reached: {exc}", category="tenant-fault") from None
+            raise AuthError(self._secrets.scrub_text(f"token endpoint could not be reached: {exc}"),
+                            category="tenant-fault") from None
         body: Any = None
         try:
-            body = response.json()
+            body = parse_json_body(response.text)  # a UTF-8 BOM is tolerated
         except ValueError:
             pass
+        if isinstance(body, dict) and isinstance(body.get("access_token"), str):
+            self._secrets.add(body["access_token"])  # a secret from now on, whatever else is wrong
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
-            raise AuthError(describe_token_refusal(response.status_code, body, response.text))
+            raise AuthError(self._secrets.scrub_text(describe_token_refusal(response.status_code, body, response.text)))
         token = str(body["access_token"])
         self._secrets.add(token)
         expires_in = body.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) else 300.0
         self._token = token
-        self._refresh_at = time.time() + lifetime - min(REFRESH_MARGIN, lifetime / 4)
+        self._refresh_at = time.time() + max(MIN_REUSE, lifetime - min(REFRESH_MARGIN, lifetime / 4))
         self.grant = TokenGrant(token_type=str(body.get("token_type", "")), expires_in=expires_in,
                                 scope=body.get("scope") if isinstance(body.get("scope"), str) else None,
                                 status=response.status_code, fields=tuple(sorted(body)))

@@ -9,75 +9,27 @@ temporary ids replay as they were recorded.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import vcr
 from vcr.record_mode import RecordMode
 
-from harness.scrub import REDACTED, SECRET_HEADERS, SecretRegistry, scrub_body
+from harness.decoding import BodyRefused, decode_bounded
+from harness.pseudonyms import Pseudonymizer
+from harness.scrub import SECRET_HEADERS, STRUCTURED_LIMIT, SecretRegistry, looks_like_json, parse_json_body, scrub_body
+
+__all__ = ["MODES", "SESSION_CASSETTE", "Mode", "Pseudonymizer", "Scrubber", "cassette_name", "is_missing_recording",
+           "make_vcr", "missing_recording_message", "recorded_origins"]
 
 Mode = Literal["live", "record", "replay"]
 MODES: tuple[Mode, ...] = ("live", "record", "replay")
 SESSION_CASSETTE = "_session.yaml"
 VOLATILE_RESPONSE_HEADERS = frozenset({"date", "set-cookie", "server", "x-request-id"})
-
-# Patient data elements replaced, consistently, when a tenant asks for it.
-PHI_KEYS = frozenset({"family", "given", "text", "line", "city", "postalCode", "birthDate", "value", "display"})
-PHI_PARENTS = frozenset({"name", "address", "telecom", "identifier", "contact"})
-PERSON_TYPES = ("Patient", "RelatedPerson")  # a reference's display to these is a person's name
-PHI_QUERY = frozenset({"family", "given", "name", "birthdate", "identifier", "address", "phone", "email", "telecom"})
-
-
-class Pseudonymizer:
-    """Replaces patient data with stable pseudonyms (HMAC of the value), so that the same value
-    always becomes the same pseudonym: references and searches still agree in replay."""
-
-    def __init__(self, key: bytes) -> None:
-        self.key = key
-
-    def __call__(self, value: str) -> str:
-        if value.startswith("pseudo-") or value == REDACTED:
-            return value
-        if re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
-            return f"{value[:4]}-01-01"  # the year alone is kept, as HIPAA Safe Harbor allows
-        digest = hmac.new(self.key, value.encode(), hashlib.sha256).hexdigest()[:10]
-        return f"pseudo-{digest}"
-
-    def resource(self, node: Any, parent: str | None = None) -> Any:
-        if isinstance(node, dict):
-            out = {}
-            reference = node.get("reference")
-            names_a_person = isinstance(reference, str) and any(f"{t}/" in reference for t in PERSON_TYPES)
-            for k, v in node.items():
-                if k == "birthDate" and isinstance(v, str):
-                    out[k] = self(v)
-                elif k == "display" and names_a_person and isinstance(v, str):
-                    out[k] = self(v)
-                elif k == "url" and parent == "link" and isinstance(v, str):
-                    out[k] = self.query(v)  # a Bundle's self link repeats the search's values
-                elif parent in PHI_PARENTS and k in PHI_KEYS and isinstance(v, str):
-                    out[k] = self(v)
-                elif parent in PHI_PARENTS and k in PHI_KEYS and isinstance(v, list):
-                    out[k] = [self(x) if isinstance(x, str) else x for x in v]
-                else:
-                    out[k] = self.resource(v, k if k in PHI_PARENTS else (parent if isinstance(v, list) and parent in PHI_PARENTS else k))
-            return out
-        if isinstance(node, list):
-            return [self.resource(v, parent) for v in node]
-        return node
-
-    def query(self, uri: str) -> str:
-        parts = urlsplit(uri)
-        if not parts.query:
-            return uri
-        pairs = [(k, self(v) if k.split(":")[0] in PHI_QUERY else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-        return urlunsplit(parts._replace(query=urlencode(pairs, safe="|:/")))
+MAX_RECORDED_BODY = 50_000_000  # decoded bytes of one recorded body
+NOT_RECORDED = "[{what} not recorded: {why}]"
 
 
 def _header_get(headers: dict[str, Any], name: str) -> str:
@@ -87,21 +39,38 @@ def _header_get(headers: dict[str, Any], name: str) -> str:
     return ""
 
 
-class Scrubber:
-    """vcrpy hooks; idempotent, since vcrpy runs them again when it loads a cassette."""
+def _html_placeholder(content_type: str, size: int) -> str:
+    note = f"[{size:,} characters of {content_type.split(';')[0] or 'a body'} not recorded: patient-data scrubbing keeps FHIR JSON only]"
+    if "html" in content_type.lower():
+        return f"<!DOCTYPE html><html><body>{note}</body></html>"
+    return note
 
-    def __init__(self, secrets: SecretRegistry, pseudonymizer: Pseudonymizer | None = None) -> None:
+
+class Scrubber:
+    """vcrpy hooks; idempotent, since vcrpy runs them again when it loads a cassette.
+
+    Bodies are decoded here (never by vcrpy, which inflates without a bound), at most one content
+    encoding and at most ``max_body`` decoded bytes; then secrets are removed, and with a
+    pseudonymizer, patient data by allow-list: FHIR JSON is pseudonymised, any other body except a
+    form (token requests) is replaced by a note saying what it was."""
+
+    def __init__(self, secrets: SecretRegistry, pseudonymizer: Pseudonymizer | None = None, *,
+                 max_body: int = MAX_RECORDED_BODY) -> None:
         self.secrets = secrets
         self.pseudonymizer = pseudonymizer
+        self.max_body = max_body
 
     def _clean(self, body: str, content_type: str) -> str:
-        cleaned = scrub_body(body, content_type, self.secrets)
-        if self.pseudonymizer and "json" in content_type.lower():
-            try:
-                cleaned = json.dumps(self.pseudonymizer.resource(json.loads(cleaned)), ensure_ascii=False)
-            except ValueError:
-                pass
-        return cleaned
+        pseudo = self.pseudonymizer
+        if pseudo is not None and "x-www-form-urlencoded" not in content_type.lower():
+            if looks_like_json(body, content_type) and len(body) <= STRUCTURED_LIMIT * 10:
+                try:
+                    body = json.dumps(pseudo.resource(parse_json_body(body)), ensure_ascii=False)
+                except ValueError:
+                    body = _html_placeholder(content_type, len(body))
+            else:
+                body = _html_placeholder(content_type, len(body))
+        return scrub_body(body, content_type, self.secrets)
 
     def request(self, request: Any) -> Any:
         for name in list(request.headers):
@@ -120,24 +89,53 @@ class Scrubber:
             if name.lower() in SECRET_HEADERS or name.lower() in VOLATILE_RESPONSE_HEADERS:
                 del headers[name]
         body = response.get("body", {}).get("string")
+        encoding = _header_get(headers, "content-encoding")
+        if encoding:
+            for name in list(headers):
+                if name.lower() == "content-encoding":
+                    del headers[name]
+            if body:
+                raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogateescape")
+                try:
+                    body = decode_bounded(raw, encoding, self.max_body)
+                except BodyRefused as exc:
+                    body = NOT_RECORDED.format(what=f"a {len(raw):,}-byte {encoding} body", why=exc).encode()
         if body:
             text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
             response["body"]["string"] = self._clean(text, _header_get(headers, "content-type")).encode("utf-8")
-            for name in list(headers):
-                if name.lower() == "content-length":
-                    headers[name] = [str(len(response["body"]["string"]))]
+        for name in list(headers):
+            if name.lower() == "content-length":
+                headers[name] = [str(len(response["body"]["string"]))]
         return response
 
 
-def make_vcr(mode: Mode, secrets: SecretRegistry, pseudonymizer: Pseudonymizer | None = None) -> vcr.VCR:
-    scrubber = Scrubber(secrets, pseudonymizer)
+def make_vcr(mode: Mode, secrets: SecretRegistry, pseudonymizer: Pseudonymizer | None = None, *,
+             max_body: int = MAX_RECORDED_BODY) -> vcr.VCR:
+    scrubber = Scrubber(secrets, pseudonymizer, max_body=max_body)
     return vcr.VCR(
         record_mode=RecordMode.ALL if mode == "record" else RecordMode.NONE,
         match_on=["method", "path", "query"],
         before_record_request=scrubber.request,
         before_record_response=scrubber.response,
-        decode_compressed_response=True,
+        decode_compressed_response=False,  # decoded by Scrubber.response, with a bound
     )
+
+
+def recorded_origins(directory: str | Path) -> frozenset[str]:
+    """The origins a recording was made against (from its ``_session.yaml``). A replay against
+    another base URL gives them to the client as bearer origins (``TenantClient(bearer_origins=...)``):
+    the recording's own next links point there, and in replay nothing leaves the process."""
+    import yaml
+
+    from harness.origins import origin_of
+
+    path = Path(directory) / SESSION_CASSETTE
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return frozenset()
+    uris = [i.get("request", {}).get("uri") for i in data.get("interactions") or [] if isinstance(i, dict)]
+    return frozenset(origin_of(u) for u in uris if isinstance(u, str) and u.startswith(("http://", "https://")))
 
 
 def cassette_name(nodeid: str) -> str:

@@ -61,6 +61,7 @@ class ClientSettings:
     max_response_bytes: int = 50_000_000
     run_timeout: float = 3600.0
     check_timeout: float = 300.0  # one check, all its requests together; 0 turns the limit off
+    bearer_origins: tuple[str, ...] = ()  # origins besides the FHIR bases' that may receive the token (a proxy)
 
 
 @dataclass(frozen=True)
@@ -335,11 +336,17 @@ def _load_client(table: Any, *, file: str | None) -> ClientSettings:
 
     numbers = {"connect_timeout", "read_timeout", "request_deadline", "retry_after_cap", "run_timeout", "check_timeout"}
     integers = {"max_retries", "max_response_bytes"}
-    unknown = set(table) - numbers - integers - {"rate_limit"}
+    unknown = set(table) - numbers - integers - {"rate_limit", "bearer_origins"}
     if unknown:
         raise ConfigError(file, f"client.{sorted(unknown)[0]}", "unknown field; known fields: rate_limit, "
-                          + ", ".join(sorted(numbers | integers)))
+                          "bearer_origins, " + ", ".join(sorted(numbers | integers)))
     values: dict[str, Any] = {}
+    if "bearer_origins" in table:
+        origins = table["bearer_origins"]
+        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+            raise ConfigError(file, "client.bearer_origins", "must be a list of https origins, e.g. "
+                              "[\"https://fhir-proxy.example.org\"]")
+        values["bearer_origins"] = tuple(check_url(o, file=file, field="client.bearer_origins") for o in origins)
     if "rate_limit" in table:
         values["rate_per_second"] = parse_rate(table["rate_limit"], file=file)
     for key in numbers | integers:
@@ -418,6 +425,13 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
     test_data = data.get("test_data", {})
     if not isinstance(test_data, dict):
         raise ConfigError(f, "test_data", "must be a table")
+    file_root = data.get("base_url")
+    if base_url is not None and isinstance(file_root, str) and isinstance(test_data.get("web_services"), dict):
+        # URLs under the file's own base_url follow it when --base-url moves the tenant (the sandbox's port)
+        old = file_root.rstrip("/")
+        test_data = {**test_data, "web_services": {
+            name: (base_url.rstrip("/") + url[len(old):] if isinstance(url, str) and url.startswith(old + "/") else url)
+            for name, url in test_data["web_services"].items()}}
     placeholder = _placeholder(test_data, "test_data")
     if placeholder:
         raise ConfigError(f, placeholder, "is still the template's placeholder: give a value that exists in this "

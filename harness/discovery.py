@@ -105,10 +105,6 @@ class Discovery:
         base = self.tenant.fhir_base(self.primary_version)
         doc = fetch_json_document(self.client, "smart-configuration", f"{base}/{SMART_CONFIGURATION}",
                                   accept="application/json")
-        if doc.body:
-            for key in ("token_endpoint", "authorization_endpoint", "jwks_uri", "registration_endpoint"):
-                if isinstance(doc.body.get(key), str) and doc.body[key].startswith(("https://", "http://")):
-                    self.client.allow_origin(doc.body[key])
         return doc
 
     def capability(self, version: str) -> FetchedDocument:
@@ -126,14 +122,12 @@ class Discovery:
 
     def token_endpoint(self) -> str:
         if self.tenant.auth.token_endpoint:
-            self.client.allow_origin(self.tenant.auth.token_endpoint)
             return self.tenant.auth.token_endpoint
         smart = self.smart_configuration.body or {}
         if isinstance(smart.get("token_endpoint"), str):
             return smart["token_endpoint"]
         token = oauth_uris(self.capability(self.primary_version).body).get("token")
         if token:
-            self.client.allow_origin(token)
             return token
         smart_doc = self.smart_configuration
         why = (f"the smart-configuration could not be read ({smart_doc.error})" if smart_doc.body is None

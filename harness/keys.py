@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
@@ -23,13 +24,57 @@ PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 MIN_RSA_BITS = 2048
 
 
+PEM_WANTED = "give an unencrypted PKCS#8 (BEGIN PRIVATE KEY) or PKCS#1 (BEGIN RSA/EC PRIVATE KEY) PEM file"
+
+
+def describe_key_material(data: bytes) -> str:
+    """What a key file holds, in words, without ever repeating its content."""
+    text = data.lstrip(b"\xef\xbb\xbf").strip()
+    if not text:
+        return "an empty file"
+    if text.startswith(b"{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return "text that starts like JSON but is not valid JSON"
+        if isinstance(parsed, dict) and "keys" in parsed:
+            return "a JWK Set (JSON); a JWK Set is published, the private key must be a PEM file"
+        if isinstance(parsed, dict) and "kty" in parsed:
+            private = "with" if "d" in parsed else "without"
+            return f"a JWK (JSON, {private} private members), not PEM"
+        return "a JSON document, not PEM"
+    labels = [line.strip().strip(b"-").strip().removeprefix(b"BEGIN ").decode("ascii", "replace")
+              for line in text.splitlines()
+              if line.startswith(b"-----BEGIN ")]
+    if labels:
+        label = labels[0]
+        if label == "OPENSSH PRIVATE KEY":
+            return "an OpenSSH private key (convert it with `ssh-keygen -p -m PEM -f FILE`)"
+        if "ENCRYPTED" in label:
+            return "an encrypted PEM private key"
+        if label in ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"):
+            return f"a PEM block {label!r} whose content cannot be read (damaged or cut short?)"
+        return f"a PEM block {label!r}, which is not a private key"
+    if text[:1] == b"\x30":
+        return "binary data that looks like DER (convert it with `openssl pkcs8 -topk8 -nocrypt -inform DER`)"
+    if b"\x00" in text[:256] or not all(32 <= c < 127 or c in (9, 10, 13) for c in text[:256]):
+        return f"{len(data):,} bytes of binary data, not PEM text"
+    if all(c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_\r\n" for c in text[:4096]):
+        return "base64 text without the -----BEGIN ... PRIVATE KEY----- lines"
+    return f"{len(text.splitlines())} line(s) of text without a -----BEGIN ... PRIVATE KEY----- line"
+
+
 def load_private_key(pem: bytes, *, file: str | None, field: str) -> PrivateKey:
+    found = describe_key_material(pem) if b"-----BEGIN" not in pem or b"PRIVATE KEY-----" not in pem else None
+    if found is not None:
+        raise ConfigError(file, field, f"not a PEM private key: found {found}; {PEM_WANTED}")
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except TypeError:
         raise ConfigError(file, field, "the private key is encrypted; give an unencrypted PKCS#8 or PKCS#1 PEM") from None
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(file, field, f"not a readable PEM private key ({exc.__class__.__name__})") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise ConfigError(file, field, f"not a readable PEM private key: found {describe_key_material(pem)}; "
+                                       f"{PEM_WANTED}") from None
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         raise ConfigError(file, field, "only RSA and EC private keys can sign SMART client assertions")
     return key

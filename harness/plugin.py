@@ -129,7 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = RunState(tenant, report_dir, policy=policy, baseline=baseline, mode=mode, cassette_dir=cassette_dir)
     if mode != "live":
         from harness.cassette_files import prepare_recording
-        from harness.cassettes import Pseudonymizer, make_vcr
+        from harness.cassettes import make_vcr
 
         if mode == "replay" and not (cassette_dir / "_session.yaml").is_file():
             raise pytest.UsageError(f"--mode replay: no cassettes in {cassette_dir}; "
@@ -138,8 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
             prepare_recording(cassette_dir)
         for secret in tenant.cassettes.secrets:
             state.secrets.add(secret)
-        pseudonymizer = Pseudonymizer(tenant.cassettes.pseudonym_key) if tenant.cassettes.scrub_patient_data else None
-        state.vcr = make_vcr(mode, state.secrets, pseudonymizer)
+        state.vcr = make_vcr(mode, state.secrets, state.client.pseudonymizer)
     config.stash[STATE] = state
     global _any_state
     _any_state = state
@@ -545,7 +544,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     allure_dir = getattr(session.config.option, "allure_report_dir", None)
     clean, errors = write_all(results, WriteContext(report_dir=state.report_dir, secrets=state.secrets,
                                                     allure_dir=Path(allure_dir) if allure_dir else None,
-                                                    mode=state.mode, cassette_dir=state.cassette_dir))
+                                                    mode=state.mode, cassette_dir=state.cassette_dir,
+                                                    pseudonymizer=state.client.pseudonymizer))
     if state.mode == "record":
         from harness.cassette_files import finish_recording
 

@@ -16,6 +16,7 @@ class GatePolicy:
     optional_groups: frozenset[str] = frozenset()
     required_groups: frozenset[str] | None = None  # when given, every other group is optional
     accepted_quirks: tuple[str, ...] = ()
+    warnings_fail: frozenset[str] = frozenset()  # check ids whose warnings fail the gate (scopes.granted-as-requested)
     source: str = "default: every requested API and every check is required"
 
     def is_optional(self, api: str | None, group: str | None) -> bool:
@@ -42,7 +43,7 @@ def parse_policy(table: Any, *, file: str | None, known_apis: set[str], known_gr
         return GatePolicy()
     if not isinstance(table, dict):
         raise ConfigError(file, "gate", "must be a table")
-    allowed = {"optional_apis", "optional_groups", "required_groups", "accepted_quirks"}
+    allowed = {"optional_apis", "optional_groups", "required_groups", "accepted_quirks", "warnings_fail"}
     unknown = set(table) - allowed
     if unknown:
         raise ConfigError(file, f"gate.{sorted(unknown)[0]}", f"unknown field; known fields: {', '.join(sorted(allowed))}")
@@ -57,6 +58,7 @@ def parse_policy(table: Any, *, file: str | None, known_apis: set[str], known_gr
         optional_groups=_names(table, "optional_groups", file),
         required_groups=_names(table, "required_groups", file) if "required_groups" in table else None,
         accepted_quirks=tuple(_names(table, "accepted_quirks", file)),
+        warnings_fail=_names(table, "warnings_fail", file),
         source=f"policy from {file}",
     )
 

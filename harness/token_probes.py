@@ -88,6 +88,11 @@ def control(auth: AuthConfig, aud: str) -> BadTokenRequest:
     return _form(auth, _signed(auth, aud))
 
 
+def scoped(auth: AuthConfig, aud: str, scope: str) -> BadTokenRequest:
+    """A valid token request asking for ``scope`` (the scope-negotiation checks)."""
+    return _form(auth, _signed(auth, aud), scope=scope)
+
+
 def _alg_none(auth: AuthConfig, aud: str) -> BadTokenRequest:
     spec = AssertionSpec.for_client(auth, aud)
     header = {"alg": "none", "typ": "JWT", "kid": auth.kid}

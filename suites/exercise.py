@@ -44,6 +44,12 @@ class SearchCache:
             raise found
         return found
 
+    def trim(self, keep: int = 200) -> None:
+        """Keep only a sample of each search's resources once judged: a run holds one search's answer at a time."""
+        for found in self.results.values():
+            if not isinstance(found, TenantError) and len(found.resources) > keep:
+                found.resources = found.resources[:keep]
+
 
 def probe_params(api: Api, tenant: Tenant) -> dict[str, str]:
     try:

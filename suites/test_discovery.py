@@ -10,8 +10,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from harness.checks import CAPABILITY, REACHABLE, SMART_CONFIGURATION, CheckContext, CheckFailed, check
-from harness.client import origin_of
-from harness.config import Tenant, is_loopback
+from harness.client import TenantClient
+from harness.config import is_loopback
 from harness.discovery import Discovery, FetchedDocument, oauth_uris
 from harness.run.state import RunState
 from suites.sources import (
@@ -199,31 +199,17 @@ def test_reachable(run_state: RunState, verdict: CheckContext) -> None:
     verdict.note(f"answered; discovery and the token took {pre.seconds:.1f} s")
 
 
-DISCOVERY_URL_FIELDS = ("token_endpoint", "authorization_endpoint", "registration_endpoint", "jwks_uri",
-                        "management_endpoint", "introspection_endpoint", "revocation_endpoint")
-
-
-@check("discovery.foreign-origins", title="discovery documents name no origin other than the tenant's own",
-       why="The harness sends the token only to the FHIR base's origin; an endpoint elsewhere is either a proxy the "
-           "tenant file must name or a misconfiguration that would send the app's secrets away.",
+@check("discovery.foreign-origins", title="discovery documents name no origin other than the tenant's FHIR bases'",
+       why="The harness sends the token only to the FHIR bases' origins; an endpoint elsewhere is either a proxy the "
+           "tenant file must name (client.bearer_origins) or a misconfiguration that would send the app's secrets away.",
        source=SMART_CONFORMANCE, source_url=SMART_CONFORMANCE_URL, group="discovery", severity="normal",
        needs=(SMART_CONFIGURATION,))
-def test_foreign_origins(discovery: Discovery, tenant: Tenant, verdict: CheckContext) -> None:
-    own = {origin_of(tenant.base_url)} | {origin_of(u) for u in tenant.fhir_bases.values()}
-    if tenant.auth.token_endpoint:
-        own.add(origin_of(tenant.auth.token_endpoint))
-    named: dict[str, str] = {}
-    for key in DISCOVERY_URL_FIELDS:
-        value = smart(discovery).get(key)
-        if isinstance(value, str) and value.startswith(("https://", "http://")):
-            named[f"smart-configuration {key}"] = value
-    for version in discovery.versions:
-        doc = discovery.fetched(version)
-        for key, value in oauth_uris(doc.body if doc else None).items():
-            if isinstance(value, str) and value.startswith(("https://", "http://")):
-                named[f"{version} CapabilityStatement oauth-uris {key}"] = value
-    foreign = {where: url for where, url in named.items() if origin_of(url) not in own}
-    for where, url in foreign.items():
-        verdict.warn(f"{where} is at another origin ({origin_of(url)}); the access token is never sent there")
+def test_foreign_origins(discovery: Discovery, client: TenantClient, verdict: CheckContext) -> None:
+    documents = [("smart-configuration", discovery.smart_configuration.body)]
+    documents += [(f"{v} CapabilityStatement", (discovery.fetched(v) or discovery.capability(v)).body)
+                  for v in discovery.versions]
+    foreign = [(name, f) for name, body in documents for f in client.foreign_origins(body)]
+    for name, found in foreign:
+        verdict.warn(f"{name}: {found.describe()}")
     if not foreign:
-        verdict.note(f"{len(named)} endpoint(s) named, all at the tenant's own origins")
+        verdict.note(f"every endpoint the {len(documents)} discovery document(s) name is on a FHIR base origin")

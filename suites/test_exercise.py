@@ -53,7 +53,10 @@ def test_search(api: Api, tenant: Tenant, client: TenantClient, search_cache: Se
     judge_search(api, result, verdict, tenant.requested.apis)
     verdict.record_shape(result.resources)
     seen.add(api, result.resources)
-    validate_all(result.resources, str(api.version), f"{api.resource} search", verdict)
+    try:
+        validate_all(result.resources, str(api.version), f"{api.resource} search", verdict)
+    finally:
+        search_cache.trim()
 
 
 def tagged(resource: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pytest
 
@@ -43,15 +43,30 @@ class HarnessRun:
         return next(a for a in self.summary["apis"] if a["name"] == name)
 
 
+HISTORY_ENV = "EPIC_HARNESS_HISTORY"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def history_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every run the tests start (in this process or a child) records into a history of the test session's
+    own unless it names one: never into the repository's reports/history.sqlite."""
+    path = tmp_path_factory.mktemp("history") / "session-history.sqlite"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HISTORY_ENV, str(path))
+        yield path
+
+
 def run_harness(report_dir: Path, *args: str, pytest_args: Iterable[str] = (), timeout: float = 300,
                 env: dict[str, str] | None = None) -> HarnessRun:
-    """``epic-harness run`` in a child process, exactly as a user types it."""
+    """``epic-harness run`` in a child process, exactly as a user types it. The run is recorded, as every run
+    is, into a history beside its report folder (``$EPIC_HARNESS_HISTORY``) unless ``args`` name another."""
     argv = [sys.executable, "-m", "harness", "run", "--report-dir", str(report_dir), *args]
     extra = list(pytest_args)
     if extra:
         argv += ["--", *extra]
+    history = {HISTORY_ENV: str(report_dir.parent / f"{report_dir.name}-history.sqlite")}
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=report_dir.parent,
-                          env={**os.environ, "CI": "true", **(env or {})})
+                          env={**os.environ, "CI": "true", **history, **(env or {})})
     return HarnessRun(done.returncode, done.stdout, done.stderr, report_dir)
 
 

@@ -138,3 +138,31 @@ def test_keys_new_writes_a_usable_pair(tmp_path: Path, alg: str) -> None:
     again = subprocess.run([sys.executable, "-m", "harness", "keys", "new", "--out", str(tmp_path), "--name", "app"],
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "never overwritten" in again.stderr
+
+
+NOT_PEM = [
+    (b"", "an empty file"),
+    (json.dumps({"kty": "RSA", "n": "AQAB", "e": "AQAB", "d": "c2VjcmV0LWQtdmFsdWU"}).encode(), "a JWK (JSON, with private members)"),
+    (json.dumps({"keys": []}).encode(), "a JWK Set"),
+    (b"-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A\n-----END PUBLIC KEY-----\n", "PEM block 'PUBLIC KEY', which is not a private key"),
+    (b"-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIE\n-----END CERTIFICATE-----\n", "PEM block 'CERTIFICATE'"),
+    (b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n", "an OpenSSH private key"),
+    (b"\x30\x82\x04\xbd\x02\x01\x00\x30\x0d\x06\x09", "looks like DER"),
+    (b"MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7", "base64 text without the -----BEGIN"),
+    (b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhk\n-----END PRIVATE KEY-----\n", "cannot be read (damaged or cut short?)"),
+]
+
+
+@pytest.mark.parametrize(("content", "found"), NOT_PEM, ids=[f for _, f in NOT_PEM])
+def test_a_private_key_that_is_not_pem_gets_one_clear_message(tmp_path: Path, content: bytes, found: str) -> None:
+    from harness.errors import ConfigError
+    from tests.conftest import tenant_variant
+
+    (tmp_path / "bad.key").write_bytes(content)
+    tenant = tenant_variant(tmp_path, replace={'private_key = "keys/sandbox-rs384.pem"': f'private_key = "{tmp_path}/bad.key"'})
+    with pytest.raises(ConfigError) as raised:
+        load_tenant(tenant)
+    message = str(raised.value)
+    assert raised.value.field == "auth.private_key" and found in message, message
+    assert "(ValueError)" not in message and "PKCS#8" in message
+    assert "c2VjcmV0LWQtdmFsdWU" not in message and "MIIE" not in message  # never the key's content

@@ -175,8 +175,20 @@ def test_an_unregistered_client_is_one_failure_and_the_rest_blocked(sandbox_run,
     failed = [c for c in run.summary["checks"] if c["outcome"] == "failed"]
     assert [c["id"] for c in failed] == ["auth.token.issued"], [(c["id"], c["message"][:80]) for c in failed]
     assert failed[0]["category"] == "vendor-credentials" and "invalid_client" in failed[0]["message"]
-    assert counts["blocked"] > 250 and counts["inconclusive"] == len(PROBES) + 1
+    assert counts["blocked"] > 250
+    inconclusive = {k for k, v in run.outcomes().items() if v == "inconclusive"}
+    assert inconclusive == {f"auth.token.refuses[{p.id}]" for p in PROBES} | {"auth.token.refuses-replayed-jti",
+                                                                             "scopes.unknown-refused"}
     assert run.summary["root_causes"][0]["check"] == "auth.token.issued"
     assert len(run.stdout.splitlines()) < 250
     html = (run.report_dir / "summary.html").read_text()
     assert "Not proven" in html
+
+
+def test_a_server_granting_whatever_is_asked_fails_the_scope_checks(tmp_path) -> None:
+    run = _independent_run(tmp_path, lax=frozenset({"scopes"}), scope="system/Patient.rs")
+    outcomes = run.outcomes()
+    assert outcomes["scopes.unknown-refused"] == "failed" and "NoSuchResourceType" in run.check("scopes.unknown-refused")["message"]
+    assert outcomes["scopes.write-outside-registration"] == "failed"
+    assert "SECURITY" in run.check("scopes.write-outside-registration")["message"]
+    assert outcomes["auth.token.refuses[aud]"] in ("passed", "warning")  # the assertion rules still hold

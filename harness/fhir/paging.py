@@ -6,10 +6,21 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from harness.client import TenantClient
-from harness.errors import OriginError, TenantError
+from harness.errors import HarnessError, OriginError, TenantError
 from harness.fhir.responses import expect_fhir, outcome_codes
 
 DEFAULT_MAX_PAGES = 20
+DEFAULT_MAX_ENTRIES = 5_000  # resources kept per search
+DEFAULT_MAX_BYTES = 25_000_000  # bytes of pages read per search
+
+
+@dataclass(frozen=True)
+class PagingLimits:
+    """How much of one search is read and kept: the harness judges paging, it does not copy data."""
+
+    max_pages: int = DEFAULT_MAX_PAGES
+    max_entries: int = DEFAULT_MAX_ENTRIES
+    max_bytes: int = DEFAULT_MAX_BYTES
 
 
 @dataclass
@@ -20,6 +31,8 @@ class SearchResult:
     problems: list[str] = field(default_factory=list)  # what the tenant got wrong
     quirks: list[str] = field(default_factory=list)  # Epic behaviour worth knowing, never a failure
     truncated: bool = False
+    bytes_read: int = 0
+    entries_seen: int = 0  # entries offered, kept or not
 
     @property
     def ids(self) -> list[str]:
@@ -33,11 +46,33 @@ def _next_link(bundle: dict[str, Any]) -> str | None:
     return None
 
 
+def _page(client: TenantClient, method: str, url: str, kwargs: dict[str, Any],
+          what: str) -> tuple[Any, int, HarnessError | None]:
+    """One page: its JSON, its size, or the error to report. The error is a new one made of text,
+    so that nothing that holds it (a cache of failed searches, Hypothesis) holds the page too."""
+    try:
+        response = client.request(method, url, **kwargs)
+    except OriginError as exc:
+        return None, 0, OriginError(str(exc))
+    size = len(response.content)
+    try:
+        return expect_fhir(response, what), size, None
+    except TenantError as exc:
+        message, category = str(exc), exc.category
+    del response
+    return None, size, TenantError(message, category=category)
+
+
 def follow_search(client: TenantClient, url: str, *, params: dict[str, str] | None = None,
                   resource_type: str | None = None, max_pages: int = DEFAULT_MAX_PAGES,
                   on_page: Callable[[dict[str, Any]], None] | None = None,
-                  method: str = "GET", what: str = "search") -> SearchResult:
-    """Every page of a search, following each ``next`` link exactly as given (never rebuilt)."""
+                  method: str = "GET", what: str = "search", max_entries: int = DEFAULT_MAX_ENTRIES,
+                  max_bytes: int = DEFAULT_MAX_BYTES, limits: PagingLimits | None = None) -> SearchResult:
+    """Every page of a search, following each ``next`` link exactly as given (never rebuilt), up to
+    ``max_pages`` pages, ``max_bytes`` bytes of pages and ``max_entries`` resources kept (``limits``,
+    when given, sets all three). Stopping at a limit is noted as a quirk and sets ``truncated``."""
+    if limits is not None:
+        max_pages, max_entries, max_bytes = limits.max_pages, limits.max_entries, limits.max_bytes
     result = SearchResult()
     seen_urls: set[str] = set()
     seen_ids: set[str] = set()
@@ -52,26 +87,33 @@ def follow_search(client: TenantClient, url: str, *, params: dict[str, str] | No
             result.truncated = True
             result.quirks.append(f"stopped after {max_pages} pages; more were offered")
             break
+        if result.bytes_read >= max_bytes:
+            result.truncated = True
+            result.quirks.append(f"stopped after {result.bytes_read:,} bytes over {result.pages} pages "
+                                 f"(the harness reads at most {max_bytes:,} bytes of one search); more were offered")
+            break
+        if len(result.resources) >= max_entries:
+            result.truncated = True
+            result.quirks.append(f"stopped after {len(result.resources):,} entries over {result.pages} pages "
+                                 f"(the harness keeps at most {max_entries:,} of one search); more were offered")
+            break
         if next_url in seen_urls:
             result.problems.append(f"the next link of page {result.pages} points back to a page already read "
                                    f"({next_url}): a paging loop")
             break
         seen_urls.add(next_url)
         page_what = f"{what}, page {result.pages + 1}"
-        try:
-            response = client.request(method if result.pages == 0 else "GET", next_url, **kwargs)
-        except OriginError as exc:
-            result.problems.append(f"the next link of page {result.pages} leaves the tenant: {exc}; not followed")
-            break
+        bundle, size, failure = _page(client, method if result.pages == 0 else "GET", next_url, kwargs, page_what)
         kwargs = {}
-        if result.pages > 0:
-            try:
-                bundle = expect_fhir(response, page_what)
-            except TenantError as exc:
-                result.problems.append(f"a next link given by the tenant fails: {exc}")
-                break
-        else:
-            bundle = expect_fhir(response, page_what)
+        if isinstance(failure, OriginError):
+            result.problems.append(f"the next link of page {result.pages} leaves the tenant: {failure}; not followed")
+            break
+        result.bytes_read += size
+        if failure is not None:
+            if result.pages == 0:
+                raise failure
+            result.problems.append(f"a next link given by the tenant fails: {failure}")
+            break
         result.pages += 1
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
             raise TenantError(f"{page_what}: expected a Bundle, got {bundle.get('resourceType') if isinstance(bundle, dict) else type(bundle).__name__}",
@@ -91,6 +133,7 @@ def follow_search(client: TenantClient, url: str, *, params: dict[str, str] | No
                 result.outcomes.extend(outcome_codes(resource))
                 continue
             on_this_page += 1
+            result.entries_seen += 1
             rid = f"{resource.get('resourceType')}/{resource.get('id')}"
             if rid in seen_ids:
                 duplicates.append(rid)
@@ -99,12 +142,17 @@ def follow_search(client: TenantClient, url: str, *, params: dict[str, str] | No
                     and mode != "include":
                 result.problems.append(f"page {result.pages} holds a {resource.get('resourceType')} in a "
                                        f"{resource_type} search without search.mode include")
-            result.resources.append(resource)
+            if len(result.resources) < max_entries:
+                result.resources.append(resource)
+            elif not result.truncated:
+                result.truncated = True
+                result.quirks.append(f"kept the first {max_entries:,} entries of the search; the rest were not kept")
         if isinstance(bundle.get("total"), int):
             totals.append(bundle["total"])
             if bundle["total"] != on_this_page and result.pages == 1 and _next_link(bundle) is None:
                 result.quirks.append(f"Bundle.total is {bundle['total']} but the page has {on_this_page} entries")
         next_url = _next_link(bundle)
+        del bundle  # nothing of a page is held but the resources kept
     if duplicates:
         result.problems.append(f"{len(duplicates)} entries appear on more than one page (first: {duplicates[0]})")
     if totals and result.pages > 1 and totals[0] != len(result.resources):

@@ -134,7 +134,7 @@ class FleetCassettes:
             match_on=MATCH_ON,
             before_record_request=self.scrubber.request,
             before_record_response=self.scrubber.response,
-            decode_compressed_response=True,
+            decode_compressed_response=False,
             serializer="yaml",
         )
         self.saved = 0  # tenants' cassettes written (record)

@@ -1,6 +1,7 @@
 """What changed from one stored run to the next: per fleet (consecutive runs of one endpoint
-directory and API set, judged by the fleet's own comparison, plus TLS facts) and per tenant
-(consecutive runs of one tenant, judged by the drift comparison, plus the gate)."""
+directory and API set, judged by the fleet's own comparison, which leaves out the addresses a
+``--limit`` run did not fetch, plus TLS facts) and per tenant (consecutive runs of one tenant,
+judged by the drift comparison, plus the gate)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from sqlalchemy import Connection
 from harness import drift
 from harness.fleet.baseline import compare as fleet_compare
 from harness.history import load
+from harness.history.extract import ACCEPTED, EXPIRY_WARNING_DAYS, REFUSED
 
 #: Change kinds of tenant runs (fleet kinds are those of ``harness.fleet.baseline``, plus the TLS ones).
 TENANT_KINDS = ("gate-changed", "release-upgraded", "release-downgraded", "release-changed", "api-changed",
                 "checks-changed")
 TLS_KINDS = ("tls-version-changed", "legacy-tls-changed", "certificate-changed")
-EXPIRY_WARNING_DAYS = 30
+#: the answers of a TLS 1.0/1.1 probe that say something about the server
+DECISIVE = (ACCEPTED, REFUSED)
 
 
 @dataclass(frozen=True)
@@ -44,18 +47,26 @@ class HistoryChange:
 
 
 def tls_changes(was: dict[str, Any], now: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
+    """TLS changes between two observations of one fleet tenant (``fleet.json`` tenants, ``tls`` as the fleet
+    writes it): the version negotiated, TLS 1.0/1.1 accepted or refused (``unknown`` and ``not testable
+    here`` are no evidence either way), the certificate's expiry and issuer. Judged only where both know."""
     out: list[tuple[str, str, Any, Any]] = []
     before, after = was.get("tls") or {}, now.get("tls") or {}
-    if before.get("tls_version") and after.get("tls_version") and before["tls_version"] != after["tls_version"]:
-        out.append(("tls-version-changed", f"negotiated {before['tls_version']} -> {after['tls_version']}",
-                    before["tls_version"], after["tls_version"]))
-    for column, label in (("tls10_accepted", "TLS 1.0"), ("tls11_accepted", "TLS 1.1")):
-        b, a = before.get(column), after.get(column)
-        if b is not None and a is not None and b != a:
-            out.append(("legacy-tls-changed", f"{label} {'no longer accepted' if b else 'accepted again'}", b, a))
-    b, a = before.get("cert_expires"), after.get("cert_expires")
+    if before.get("version") and after.get("version") and before["version"] != after["version"]:
+        out.append(("tls-version-changed", f"negotiated {before['version']} -> {after['version']}",
+                    before["version"], after["version"]))
+    for field_name, label in (("tls1_0", "TLS 1.0"), ("tls1_1", "TLS 1.1")):
+        b, a = before.get(field_name), after.get(field_name)
+        if b in DECISIVE and a in DECISIVE and b != a:
+            out.append(("legacy-tls-changed", f"{label} {'no longer accepted' if b == ACCEPTED else 'now accepted'}",
+                        b, a))
+    cert_before, cert_after = before.get("certificate") or {}, after.get("certificate") or {}
+    b, a = cert_before.get("not_after"), cert_after.get("not_after")
     if b and a and b != a:
         out.append(("certificate-changed", f"certificate expiry {b[:10]} -> {a[:10]}", b, a))
+    b, a = cert_before.get("issuer"), cert_after.get("issuer")
+    if b and a and b != a:
+        out.append(("certificate-changed", f"certificate issuer {b} -> {a}", b, a))
     return out
 
 
@@ -149,8 +160,6 @@ def _summary_changes(name: str, before: dict[str, Any], after: dict[str, Any], o
         more = f" and {len(outcome_moves) - 5} more" if len(outcome_moves) > 5 else ""
         out.append(change("checks-changed", f"{len(outcome_moves)} check outcome(s) changed: {shown}{more}",
                           None, [m.subject for m in outcome_moves]))
-    for kind, detail, b, a in tls_changes(old, new):
-        out.append(change(kind, detail, b, a))
     return out
 
 

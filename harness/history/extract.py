@@ -9,10 +9,12 @@ without query or user info).
 
 Both versions of ``summary.json`` are read: version 1 (no ``schema_version``) and version 2
 (``schema_version: 2``; gate ``passed|incomplete|failed|error``; counts ``blocked`` and
-``inconclusive``; ``apis[].verified``; ``checks[].blocked_by`` and ``requirements``). A key that
-is absent is stored as null. TLS facts are read where a fleet tenant or a summary carries them
-(``tls``: ``version``, ``tls1_0_accepted``, ``tls1_1_accepted``, ``certificate_expires``; a few
-spellings of each are accepted, see ``_tls``).
+``inconclusive``; ``apis[].verified``; ``checks[].blocked_by`` and ``requirements``). Every
+``fleet.json`` the fleet has written is read: today's carries per tenant ``tls`` (``host``,
+``version``, ``tls1_0``, ``tls1_1``, ``certificate.issuer``, ``.subject``, ``.not_after``,
+``.days_left``, ``.expires_soon``, see ``harness.fleet.tls``) and ``scope.not_run`` (the
+addresses a ``--limit`` run left out); older ones have neither. A key that is absent, or a value
+not of the shape the fleet writes, is stored as null.
 """
 
 from __future__ import annotations
@@ -36,7 +38,14 @@ ENVIRONMENTS = ("production", "non-production")
 FLEET_STATUSES = ("ok", "partial", "failed", "malformed-address")
 FHIR_RELEASES = ("R4", "STU3", "DSTU2")
 COUNT_COLUMNS = ("passed", "failed", "warning", "skipped", "broken", "blocked", "inconclusive")
-TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+#: ``ssl.SSLSocket.version()`` answers, as the fleet writes ``tls.version``
+TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+#: the fleet's answers for ``tls.tls1_0`` and ``tls.tls1_1`` (``harness.fleet.tls``; spelled here, so that the
+#: history imports none of the fleet's network code; a test holds the two equal)
+ACCEPTED, REFUSED, NOT_TESTABLE, UNKNOWN = "accepted", "refused", "not testable here", "unknown"
+LEGACY_ANSWERS = (ACCEPTED, REFUSED, NOT_TESTABLE, UNKNOWN)
+#: a certificate expires soon within this many days (``harness.fleet.tls.EXPIRY_WARNING_DAYS``)
+EXPIRY_WARNING_DAYS = 30
 
 
 def utc(value: object) -> str | None:
@@ -74,6 +83,11 @@ def _float(value: object) -> float | None:
     return float(value) if value == value and abs(value) < 1e9 else None
 
 
+def _string(value: object, limit: int) -> str | None:
+    """A string field, cleaned (``text.safe_text``); None for anything else."""
+    return safe_text(value, limit) if isinstance(value, str) else None
+
+
 def _choice(value: object, allowed: tuple[str, ...]) -> str | None:
     return value if isinstance(value, str) and value in allowed else None
 
@@ -97,30 +111,21 @@ def _release(version: object, sort: object = None) -> tuple[str | None, int | No
     return release.label, release.year, release.month
 
 
-def _tls(holder: dict[str, Any]) -> dict[str, Any]:
-    """TLS facts from a fleet tenant or a summary, where present: negotiated version, whether TLS 1.0
-    and 1.1 are still accepted, certificate expiry."""
-    tls = _dict(holder.get("tls"))
-
-    def first(*names: str) -> Any:
-        for name in names:
-            if name in tls:
-                return tls[name]
-        return None
-
-    legacy = _dict(first("legacy", "legacy_accepted", "accepts"))
-    version = first("version", "negotiated", "negotiated_version", "protocol")
-    version = version if isinstance(version, str) and version in TLS_VERSIONS else None
+def _tls(tenant: dict[str, Any]) -> dict[str, Any]:
+    """A fleet tenant's TLS facts (its ``tls`` object, null for http and for a tenant no handshake reached)
+    as the ``fleet_tenants`` columns: each null when absent or not of the fleet's shape."""
+    tls = _dict(tenant.get("tls"))
     cert = _dict(tls.get("certificate"))
-    expires = first("certificate_expires", "cert_expires", "not_after", "expires") or cert.get("not_after") \
-        or cert.get("expires")
     return {
-        "tls_version": version,
-        "tls10_accepted": _bool(first("tls1_0_accepted", "tls10_accepted", "accepts_tls1_0", "tls1_0")
-                                if not legacy else legacy.get("TLSv1.0", legacy.get("TLSv1"))),
-        "tls11_accepted": _bool(first("tls1_1_accepted", "tls11_accepted", "accepts_tls1_1", "tls1_1")
-                                if not legacy else legacy.get("TLSv1.1")),
-        "cert_expires": utc(expires),
+        "tls_host": _string(tls.get("host"), 300),
+        "tls_version": _choice(tls.get("version"), TLS_VERSIONS),
+        "tls1_0": _choice(tls.get("tls1_0"), LEGACY_ANSWERS),
+        "tls1_1": _choice(tls.get("tls1_1"), LEGACY_ANSWERS),
+        "certificate_issuer": _string(cert.get("issuer"), 200),
+        "certificate_subject": _string(cert.get("subject"), 200),
+        "certificate_not_after": utc(cert.get("not_after")),
+        "certificate_days_left": _int(cert.get("days_left")),
+        "certificate_expires_soon": _bool(cert.get("expires_soon")),
     }
 
 
@@ -155,11 +160,21 @@ class FleetRunRecord:
     tenants: list[dict[str, Any]] = field(default_factory=list)
     states: list[tuple[int, str, str]] = field(default_factory=list)  # (seq, api name, missing|unknown)
     names: dict[str, ApiName] = field(default_factory=dict)
+    not_run: list[str] = field(default_factory=list)  # directory addresses the run left out (``--limit``)
 
 
 _CHECK_ID = re.compile(r"^([a-z0-9][a-z0-9_.:-]{0,99})(?:\[(.+)\])?$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
-_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/#-]{0,199}$")
+#: a requirement id: its source, ``@``, its anchor (``hl7.fhir.uv.smart-app-launch_2.2.0@372``, ``rfc7523@3-1``)
+_REQUIREMENT = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}@[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def requirement_id(value: object) -> str | None:
+    """A requirement id of the shape the requirements catalogue gives, holding nothing that looks like a
+    credential (an opaque token as the anchor matches the shape, and is refused here)."""
+    if not isinstance(value, str) or not _REQUIREMENT.match(value):
+        return None
+    return value if safe_text(value, 200) == value else None
 
 
 def api_name(value: object) -> str | None:
@@ -232,7 +247,6 @@ def tenant_run(summary: dict[str, Any], *, recorded: str | None = None) -> Tenan
         "release": release, "release_year": year, "release_month": month,
         "gate": _choice(summary.get("gate"), GATES),
         **{column: _int(counts.get(column)) for column in COUNT_COLUMNS},
-        **_tls(summary),
     }
     record = TenantRunRecord(run=run)
     seen: set[str] = set()
@@ -271,8 +285,7 @@ def tenant_run(summary: dict[str, Any], *, recorded: str | None = None) -> Tenan
             "category": identifier(row.get("category"), 40),
             "api": api,
             "blocked_by": _id_list(row["blocked_by"], check_id) if "blocked_by" in row else None,
-            "requirements": (_id_list(row["requirements"], lambda v: v if isinstance(v, str) and _REQUIREMENT.match(v)
-                                      else None) if "requirements" in row else None),
+            "requirements": _id_list(row["requirements"], requirement_id) if "requirements" in row else None,
         })
     record.run["digest"] = _digest({"run": record.run, "apis": record.apis, "checks": record.checks})
     return record
@@ -359,9 +372,17 @@ def fleet_run(fleet: dict[str, Any], *, harness_version: str | None = None,
                 for name in _list(cov.get(state)):
                     if isinstance(name, str) and name in record.names:
                         record.states.append((seq, name, state))
+    scope = _dict(fleet.get("scope"))
+    for raw_key in _list(scope.get("not_run")):
+        key = _string(raw_key, 500)
+        if key and key not in keys and key not in record.not_run:
+            record.not_run.append(key)
     # The same fleet.json recorded by the fleet command and again with ``history --add`` is one run: the
     # digest leaves out the harness version, which only the former knows.
     content = {k: v for k, v in record.run.items() if k != "harness_version"}
-    record.run["digest"] = _digest({"run": content, "requested": record.requested, "tenants": record.tenants,
-                                    "states": record.states})
+    hashed: dict[str, Any] = {"run": content, "requested": record.requested, "tenants": record.tenants,
+                              "states": record.states}
+    if record.not_run:
+        hashed["not_run"] = record.not_run
+    record.run["digest"] = _digest(hashed)
     return record

@@ -13,9 +13,23 @@ from sqlalchemy import Connection, and_, select
 from harness.history import schema
 from harness.history.errors import HistoryError
 
-R, A, FT, FTA, RR, RA, RC = (schema.runs, schema.apis, schema.fleet_tenants, schema.fleet_tenant_apis,
-                             schema.run_requested, schema.run_apis, schema.run_checks)
-TLS_COLUMNS = ("tls_version", "tls10_accepted", "tls11_accepted", "cert_expires")
+R, A, FT, FTA, RR, RA, RC, NR = (schema.runs, schema.apis, schema.fleet_tenants, schema.fleet_tenant_apis,
+                                 schema.run_requested, schema.run_apis, schema.run_checks, schema.fleet_not_run)
+#: ``fleet.json``'s ``tls`` fields and ``tls.certificate`` fields -> their ``fleet_tenants`` columns
+TLS_FIELDS = (("host", "tls_host"), ("version", "tls_version"), ("tls1_0", "tls1_0"), ("tls1_1", "tls1_1"))
+CERTIFICATE_FIELDS = (("issuer", "certificate_issuer"), ("subject", "certificate_subject"),
+                      ("not_after", "certificate_not_after"), ("days_left", "certificate_days_left"),
+                      ("expires_soon", "certificate_expires_soon"))
+TLS_COLUMNS = tuple(col for _, col in TLS_FIELDS + CERTIFICATE_FIELDS)
+
+
+def tls_of(row: dict[str, Any]) -> dict[str, Any] | None:
+    """A stored fleet tenant's ``tls`` object as ``fleet.json`` has it: null when the run had none."""
+    if all(row[col] is None for col in TLS_COLUMNS):
+        return None
+    certificate = {name: row[col] for name, col in CERTIFICATE_FIELDS}
+    tls = {name: row[col] for name, col in TLS_FIELDS}
+    return {**tls, "certificate": certificate if any(v is not None for v in certificate.values()) else None}
 
 
 def run_row(conn: Connection, run_id: int) -> dict[str, Any]:
@@ -104,9 +118,20 @@ def tenant_as_fleet_json(row: dict[str, Any]) -> dict[str, Any]:
         "readiness": ({k: row[k] for k in ("private_key_jwt", "client_credentials",
                                            "client_confidential_asymmetric", "ready")} if smart else None),
         "fingerprint": row["fingerprint"],
-        "tls": {k: row[k] for k in TLS_COLUMNS},
+        "tls": tls_of(row),
         "elapsed_s": row["elapsed_s"],
     }
+
+
+def not_run(conn: Connection, run_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Per fleet run: the directory addresses it left out (``scope.not_run``; none for a run recorded
+    from a fleet.json that did not say)."""
+    out: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(run_ids):
+        for run_id, key in conn.execute(select(NR.c.run_id, NR.c.key).where(NR.c.run_id.in_(chunk))
+                                        .order_by(NR.c.run_id, NR.c.key)):
+            out[run_id].append(key)
+    return out
 
 
 def fleet_runs_as_json(conn: Connection, run_ids: Sequence[int], *, keys: Sequence[str] | None = None
@@ -114,8 +139,10 @@ def fleet_runs_as_json(conn: Connection, run_ids: Sequence[int], *, keys: Sequen
     """Stored fleet runs in ``fleet.json``'s shape, by run id."""
     heads = {r["id"]: r for r in runs(conn, kind="fleet") if r["id"] in set(run_ids)}
     wanted = requested(conn, list(heads))
+    left_out = not_run(conn, list(heads))
     out = {run_id: {"generated": head["finished"], "run_id": run_id,
                     "apis": {"set": head["api_set"], "requested": wanted.get(run_id, [])},
+                    "scope": {"not_run": left_out.get(run_id, [])},
                     "tenants": []} for run_id, head in heads.items()}
     for row in fleet_tenant_rows(conn, list(heads), keys=keys):
         out[row["run_id"]]["tenants"].append(tenant_as_fleet_json(row))
@@ -141,7 +168,6 @@ def summary(conn: Connection, run_id: int) -> dict[str, Any]:
         "harness_version": head["harness_version"], "started": head["started"], "finished": head["finished"],
         "software_version": head["software_version"], "requested_set": head["api_set"], "gate": head["gate"],
         "counts": counts,
-        "tls": {k: head[k] for k in TLS_COLUMNS},
         "apis": [{"name": r["name"], "group": r["api_group"], "version": r["version"], "declared": r["declared"],
                   "granted": r["granted"], "exercised": r["exercised"], "verified": r["verified"],
                   "shape": r["shape"]} for r in conn.execute(apis_q).mappings()],

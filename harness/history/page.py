@@ -289,8 +289,8 @@ def _fleet_html(parts: dict[str, Any], *, level: int = 2) -> list[str]:
 
 def _cards(conn: Connection, avail: list[dict[str, Any]], changes: list[HistoryChange]) -> str:
     totals = queries.count_runs(conn)
-    expiring = sum(1 for a in avail if a["cert_warning"])
-    legacy = sum(1 for a in avail if a.get("tls10_accepted") or a.get("tls11_accepted"))
+    expiring = sum(1 for a in avail if a["certificate_expires_soon"])
+    legacy = sum(1 for a in avail if a["legacy_tls"])
     down = sum(1 for a in avail if a["status"] == "failed")
     cards = [("fleet runs", totals.get("fleet", 0), False), ("tenant runs", totals.get("tenant", 0), False),
              ("addresses watched", len(avail), False), ("not answering now", down, down > 0),
@@ -303,19 +303,18 @@ def _cards(conn: Connection, avail: list[dict[str, Any]], changes: list[HistoryC
 
 
 def _expiring(avail: list[dict[str, Any]]) -> str:
-    soon = sorted((a for a in avail if a["cert_warning"]), key=lambda a: a["cert_days_left"])
-    legacy = [a for a in avail if a.get("tls10_accepted") or a.get("tls11_accepted")]
+    soon = sorted((a for a in avail if a["certificate_expires_soon"]), key=lambda a: a["certificate_days_left"])
+    legacy = [a for a in avail if a["legacy_tls"]]
     if not soon and not legacy:
         return ""
-    rows = "".join(f"<tr><td>{_e(a['name'] or a['key'])}</td><td class=bad>{_e(days_text(a['cert_days_left']))}</td>"
-                   f"<td>{_e(_day(a['cert_expires']))}</td></tr>" for a in soon)
+    rows = "".join(f"<tr><td>{_e(a['name'] or a['key'])}</td><td class=bad>"
+                   f"{_e(days_text(a['certificate_days_left']))}</td><td>{_e(_day(a['certificate_not_after']))}</td>"
+                   f"<td>{_e(a['certificate_issuer'])}</td></tr>" for a in soon)
     out = ["<h2>TLS and certificates</h2>"]
     if soon:
-        out.append(f"<table><tr><th>Tenant</th><th>Certificate</th><th>Expiry</th></tr>{rows}</table>")
+        out.append(f"<table><tr><th>Tenant</th><th>Certificate</th><th>Expiry</th><th>Issuer</th></tr>{rows}</table>")
     if legacy:
-        items = ", ".join(_e(a["name"] or a["key"]) + " (" + ", ".join(
-            v for v, k in (("TLS 1.0", "tls10_accepted"), ("TLS 1.1", "tls11_accepted")) if a.get(k)) + ")"
-            for a in legacy)
+        items = ", ".join(f"{_e(a['name'] or a['key'])} ({_e(', '.join(a['legacy_tls']))})" for a in legacy)
         out.append(f"<p>Still accepting a retired TLS version: {items}</p>")
     return "".join(out)
 

@@ -23,8 +23,12 @@ from harness.history.changes import (
     tls_changes,
 )
 from harness.history.errors import HistoryError
+from harness.history.extract import ACCEPTED
 
 _RELATIVE = re.compile(r"^(\d+)\s*([dhw])$")
+#: the TLS columns availability reports, from the newest run that had TLS facts
+KNOWN_TLS = ("tls_version", "tls1_0", "tls1_1", "certificate_issuer", "certificate_not_after")
+LEGACY_LABELS = (("tls1_0", "TLS 1.0"), ("tls1_1", "TLS 1.1"))
 
 
 def parse_when(text: str, *, now: datetime | None = None) -> str:
@@ -128,7 +132,10 @@ def availability(conn: Connection, *, since: str | None = None, until: str | Non
     """Per fleet address over the fleet runs finished in [since, until]: runs seen; availability % (runs in
     which its CapabilityStatement answered, as ONC's Lantern counts it); both-documents % (the
     smart-configuration answered too: what a backend app needs); median and 90th percentile response time
-    of each document when it answered; newest release, status and TLS facts. Lowest availability first;
+    of each document when it answered; newest release and status; the TLS facts of the newest run that
+    had any (``tls_version``, ``tls1_0``, ``tls1_1``, ``certificate_issuer``, ``certificate_not_after``),
+    ``certificate_days_left`` and ``certificate_expires_soon`` counted from now (as the fleet counts them
+    from its run), ``legacy_tls`` the retired versions still accepted. Lowest availability first;
     malformed addresses left out."""
     heads = [h["id"] for h in load.runs(conn, kind="fleet", since=since, until=until)]
     rows = load.fleet_tenant_rows(conn, heads, keys=keys)
@@ -146,13 +153,10 @@ def availability(conn: Connection, *, since: str | None = None, until: str | Non
         if r["smart_outcome"] == "ok" and r["smart_s"] is not None:
             entry["smart_s"].append(r["smart_s"])
         entry.update(name=r["name"], url=r["url"], release=r["release"] or entry.get("release"),
-                     status=r["status"], failure=r["failure"], last_seen=r["finished"],
-                     cert_expires=r["cert_expires"] or entry.get("cert_expires"),
-                     tls_version=r["tls_version"] or entry.get("tls_version"),
-                     tls10_accepted=r["tls10_accepted"] if r["tls10_accepted"] is not None
-                     else entry.get("tls10_accepted"),
-                     tls11_accepted=r["tls11_accepted"] if r["tls11_accepted"] is not None
-                     else entry.get("tls11_accepted"))
+                     status=r["status"], failure=r["failure"], last_seen=r["finished"])
+        # the TLS facts of the newest run that had any (a run in which the tenant did not answer has none)
+        if any(r[column] is not None for column in load.TLS_COLUMNS) or "tls_version" not in entry:
+            entry.update({column: r[column] for column in KNOWN_TLS})
     out = []
     for entry in per.values():
         md, sc = entry.pop("metadata_s"), entry.pop("smart_s")
@@ -160,9 +164,10 @@ def availability(conn: Connection, *, since: str | None = None, until: str | Non
         entry["both_pct"] = round(100.0 * entry["both"] / entry["runs"], 1)
         entry["metadata_median_s"], entry["metadata_p90_s"] = _median(md), _percentile(md, 0.9)
         entry["smart_median_s"], entry["smart_p90_s"] = _median(sc), _percentile(sc, 0.9)
-        left = days_left(entry["cert_expires"])
-        entry["cert_days_left"] = left
-        entry["cert_warning"] = left is not None and left <= EXPIRY_WARNING_DAYS
+        left = days_left(entry["certificate_not_after"])
+        entry["certificate_days_left"] = left
+        entry["certificate_expires_soon"] = left is not None and left < EXPIRY_WARNING_DAYS
+        entry["legacy_tls"] = [label for column, label in LEGACY_LABELS if entry[column] == ACCEPTED]
         out.append(entry)
     out.sort(key=lambda e: (e["availability_pct"], e["both_pct"], -(e["metadata_median_s"] or 0), e["name"] or "",
                             e["key"]))
@@ -212,8 +217,7 @@ def tenant_timeline(conn: Connection, match: TenantMatch, *, window: str = "30d"
                 "run_id": r["run_id"], "finished": r["finished"], "status": r["status"], "failure": r["failure"],
                 "release": r["release"], "declared": r["declared"], "judged": r["judged"],
                 "missing": sorted(r["missing"]), "ready": r["ready"], "metadata_s": r["metadata_s"],
-                "smart_s": r["smart_s"], "tls_version": r["tls_version"], "cert_expires": r["cert_expires"],
-                "changes": moved})
+                "smart_s": r["smart_s"], "tls": now["tls"], "changes": moved})
             previous = (r["run_id"], now)
         last = observations[-1]["finished"] if observations else None
         stats = availability(conn, since=window_start(window, until=last) if last else None, until=last, keys=[key])

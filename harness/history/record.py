@@ -96,6 +96,8 @@ def write_fleet_run(conn: Connection, record: extract.FleetRunRecord) -> tuple[i
     if record.states:
         conn.execute(insert(schema.fleet_tenant_apis), [
             {"run_id": run_id, "seq": seq, "api_id": ids[name], "state": state} for seq, name, state in record.states])
+    if record.not_run:
+        conn.execute(insert(schema.fleet_not_run), [{"run_id": run_id, "key": key} for key in record.not_run])
     return run_id, True
 
 

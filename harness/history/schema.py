@@ -65,10 +65,6 @@ runs = Table(
     # schema 2
     Column("blocked", Integer),
     Column("inconclusive", Integer),
-    Column("tls_version", String(16)),
-    Column("tls10_accepted", Boolean),
-    Column("tls11_accepted", Boolean),
-    Column("cert_expires", String(25)),
 )
 Index("ix_runs_kind_finished", runs.c.kind, runs.c.finished)
 Index("ix_runs_tenant_finished", runs.c.tenant, runs.c.finished)
@@ -144,9 +140,15 @@ fleet_tenants = Table(
     Column("elapsed_s", Float),
     # schema 2
     Column("tls_version", String(16)),
-    Column("tls10_accepted", Boolean),
-    Column("tls11_accepted", Boolean),
-    Column("cert_expires", String(25)),
+    # schema 3: the fleet's TLS facts under its own names (tls.host, tls.tls1_0, tls.certificate.issuer, ...)
+    Column("tls_host", String(300)),
+    Column("tls1_0", String(20)),
+    Column("tls1_1", String(20)),
+    Column("certificate_issuer", String(200)),
+    Column("certificate_subject", String(200)),
+    Column("certificate_not_after", String(25)),
+    Column("certificate_days_left", Integer),
+    Column("certificate_expires_soon", Boolean),
 )
 Index("ix_fleet_tenants_key", fleet_tenants.c.key)
 
@@ -159,5 +161,11 @@ fleet_tenant_apis = Table(
     ForeignKeyConstraint(["run_id", "seq"], ["fleet_tenants.run_id", "fleet_tenants.seq"], ondelete="CASCADE"),
 )
 
+fleet_not_run = Table(
+    "fleet_not_run", metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(500), primary_key=True),  # a directory address the run left out (``scope.not_run``)
+)
+
 #: Every table of the history, in the order rows are written (parents first).
-TABLES = (runs, apis, run_requested, run_apis, run_checks, fleet_tenants, fleet_tenant_apis)
+TABLES = (runs, apis, run_requested, run_apis, run_checks, fleet_tenants, fleet_tenant_apis, fleet_not_run)

@@ -13,8 +13,10 @@ charts have something to show before a fleet has been watched for weeks.
 - each day after the first, two answering tenants stop answering (503 or a timeout) and come back
   one or two days later;
 - response times vary by up to a third from day to day, and one tenant gets slower every day;
-- TLS facts: TLS 1.2 or 1.3 negotiated, a few tenants still accept TLS 1.0/1.1 (one stops on day 3),
-  and one certificate expires within 30 days of the last day.
+- TLS facts in the fleet's own shape (``tls.host``, ``version``, ``tls1_0``, ``tls1_1``, ``certificate``)
+  for every answering tenant, whatever its scheme: TLS 1.2 or 1.3 negotiated, a few tenants still accept
+  TLS 1.0/1.1 (one stops accepting TLS 1.0 on day 3), and one certificate expires within 30 days of the
+  last day.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.fleet.release import parse_release
+from harness.history.extract import ACCEPTED, EXPIRY_WARNING_DAYS, REFUSED
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,28 @@ def _down(t: dict[str, Any], rng: random.Random) -> None:
     t.pop("tls", None)
 
 
+_ISSUERS = ("CN=Simulated Issuing CA 1, O=Simulated Trust", "CN=Simulated Issuing CA 2, O=Simulated Trust")
+
+
+def _host(url: object) -> str | None:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or not parts.hostname:
+        return None
+    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def _tls_facts(facts: dict[str, Any], tls1_0: str, today: datetime) -> dict[str, Any]:
+    """A ``tls`` object as the fleet writes it (``harness.fleet.tls``), for ``today``."""
+    expiry: datetime = facts["expiry"]
+    left = int((expiry - today).total_seconds() // 86400)
+    host = facts["host"]
+    return {"host": host, "version": facts["version"], "tls1_0": tls1_0, "tls1_1": facts["tls1_1"],
+            "certificate": {"issuer": facts["issuer"],
+                            "subject": f"CN={host.rsplit(':', 1)[0]}" if host else None,
+                            "not_after": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"), "days_left": left,
+                            "expires_soon": left < EXPIRY_WARNING_DAYS}}
+
+
 def _stats(day: dict[str, Any]) -> None:
     tenants = day["tenants"]
     by_status: dict[str, int] = {}
@@ -137,10 +163,9 @@ def simulate_days(fleet: dict[str, Any], days: int = 5, *, seed: int = 1, start:
     tls: dict[str, dict[str, Any]] = {}
     last_day = start + timedelta(days=days - 1)
     for i, key in enumerate(live):
-        tls[key] = {"version": "TLSv1.3" if i % 3 else "TLSv1.2", "tls1_0_accepted": i % 9 == 1,
-                    "tls1_1_accepted": i % 9 in (1, 2),
-                    "certificate_expires": (last_day + timedelta(days=20 if i == 1 else 90 + 7 * i)).strftime(
-                        "%Y-%m-%dT%H:%M:%SZ")}
+        tls[key] = {"host": _host(base[key].get("url")), "version": "TLSv1.3" if i % 3 else "TLSv1.2",
+                    "tls1_0": ACCEPTED if i % 9 == 1 else REFUSED, "tls1_1": ACCEPTED if i % 9 in (1, 2) else REFUSED,
+                    "expiry": last_day + timedelta(days=20 if i == 1 else 90 + 7 * i), "issuer": _ISSUERS[i % 2]}
     down_until: dict[str, int] = {}
     kept: dict[str, dict[str, Any]] = {}
     out = []
@@ -169,10 +194,9 @@ def simulate_days(fleet: dict[str, Any], days: int = 5, *, seed: int = 1, start:
                 if t[doc].get("outcome") == "ok" and t[doc].get("elapsed_s") is not None:
                     t[doc]["elapsed_s"] = round(base[key][doc]["elapsed_s"] * factor, 4)
             if with_tls and key in tls and _answering(t):
-                facts = dict(tls[key])
-                if day >= 2:
-                    facts["tls1_0_accepted"] = facts["tls1_0_accepted"] and key != live[1]
-                t["tls"] = facts
+                facts = tls[key]
+                legacy_1_0 = REFUSED if day >= 2 and key == live[1] else facts["tls1_0"]
+                t["tls"] = _tls_facts(facts, legacy_1_0, start + timedelta(days=day))
         run = copy.deepcopy({k: v for k, v in fleet.items() if k not in ("tenants", "changes", "baseline")})
         run["generated"] = (start + timedelta(days=day)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
         run["tenants"] = [today[k] for k in base]

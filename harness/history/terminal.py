@@ -84,15 +84,15 @@ def print_availability(out: Console, rows: list[dict[str, Any]], window: str, li
                    right=("runs", "available", "both docs", "metadata median s", "smart-config median s"))
     for r in shown_rows:
         tls = r["tls_version"] or "-"
-        legacy = [v for v, k in (("1.0", "tls10_accepted"), ("1.1", "tls11_accepted")) if r.get(k)]
+        legacy = r["legacy_tls"]
         if legacy:
-            tls += f" (accepts TLS {', '.join(legacy)})"
-        cert = days_text(r["cert_days_left"])
+            tls += f" (accepts {', '.join(legacy)})"
+        cert = days_text(r["certificate_days_left"])
         table.add_row(_t(r["name"] or r["key"], 40), _t(r["runs"]),
                       _t(_pct(r["availability_pct"]), style="red" if r["availability_pct"] < 100 else ""),
                       _t(_pct(r["both_pct"])), _t(_s(r["metadata_median_s"])), _t(_s(r["smart_median_s"])),
                       _t(r["release"]), _t(tls, style="yellow" if legacy else ""),
-                      _t(cert, style="bold red" if r["cert_warning"] else ""))
+                      _t(cert, style="bold red" if r["certificate_expires_soon"] else ""))
     out.print(table)
 
 

@@ -23,25 +23,28 @@ class WriteContext:
     allure_dir: Path | None = None
     mode: str = "live"
     cassette_dir: Path | None = None
+    pseudonymizer: Any = None  # with [cassettes] scrub_patient_data: patient values out of every string too
 
 
 class Writer(Protocol):
     def __call__(self, results: RunResults, ctx: WriteContext) -> None: ...
 
 
-def scrubbed(value: Any, secrets: SecretRegistry) -> Any:
-    """A copy of ``value`` (results, dataclasses, dicts, lists, strings) with every secret removed."""
+def scrubbed(value: Any, secrets: SecretRegistry, pseudonymizer: Any = None) -> Any:
+    """A copy of ``value`` (results, dataclasses, dicts, lists, strings) with every secret removed, and with
+    ``pseudonymizer`` every patient value the run replaced elsewhere (messages echo queries and diagnostics)."""
     if isinstance(value, Enum):
         return value
     if isinstance(value, str):
-        return secrets.scrub_text(value)
+        text = secrets.scrub_text(value)
+        return pseudonymizer.text(text) if pseudonymizer is not None else text
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.replace(value, **{f.name: scrubbed(getattr(value, f.name), secrets)
+        return dataclasses.replace(value, **{f.name: scrubbed(getattr(value, f.name), secrets, pseudonymizer)
                                              for f in dataclasses.fields(value) if f.init})
     if isinstance(value, dict):
-        return {scrubbed(k, secrets): scrubbed(v, secrets) for k, v in value.items()}
+        return {scrubbed(k, secrets, pseudonymizer): scrubbed(v, secrets, pseudonymizer) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(scrubbed(v, secrets) for v in value)
+        return type(value)(scrubbed(v, secrets, pseudonymizer) for v in value)
     return value
 
 
@@ -90,7 +93,7 @@ WRITERS: tuple[tuple[str, Callable[[RunResults, WriteContext], None]], ...] = (
 
 def write_all(results: RunResults, ctx: WriteContext) -> tuple[RunResults, list[str]]:
     """Scrub the results once, run every writer; return the scrubbed results and any writer's error."""
-    clean = scrubbed(results, ctx.secrets)
+    clean = scrubbed(results, ctx.secrets, ctx.pseudonymizer)
     errors = []
     for name, writer in WRITERS:
         try:

@@ -42,6 +42,9 @@ def decide(gate_input: GateInput) -> Gate:
               if gate_input.baseline else None)
     for check in gate_input.checks:
         outcome = check.outcome
+        if outcome is Outcome.WARNING and check.check_id in policy.warnings_fail:
+            reasons.append(f"{check.id}: warning made a failure by the policy: {'; '.join(check.warnings)}")
+            continue
         if outcome.proved:
             continue
         if not check.required and outcome is not Outcome.FAILED:

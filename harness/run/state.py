@@ -51,7 +51,15 @@ class RunState:
     progress: Any = None
 
     def __post_init__(self) -> None:
-        self.client = TenantClient(self.tenant, secrets=self.secrets)
+        if self.cassette_dir is None:
+            self.cassette_dir = Path("cassettes") / self.tenant.name
+        recorded: Any = ()
+        if self.mode == "replay":  # the recording's own next links point at the origin it was made against
+            from harness.cassettes import recorded_origins
+
+            recorded = recorded_origins(self.cassette_dir)
+        self.client = TenantClient(self.tenant, secrets=self.secrets,
+                                   bearer_origins=tuple(recorded) + tuple(self.tenant.client.bearer_origins))
         self.discovery = Discovery(self.client, self.tenant)
         self.started = datetime.now(timezone.utc)
         self.monotonic_start = time.monotonic()
@@ -68,8 +76,6 @@ class RunState:
         self.client.use_tokens(self.token, lambda: self.token_provider.invalidate())
         if self.policy is None:
             self.policy = self.tenant.policy
-        if self.cassette_dir is None:
-            self.cassette_dir = Path("cassettes") / self.tenant.name
 
     # -- the token --------------------------------------------------------------------------
     def token(self) -> str:

@@ -22,17 +22,20 @@ START = datetime(2026, 11, 1, 6, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(autouse=True)
-def ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Plain output, as in CI; no history named by the environment."""
+def ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Plain output, as in CI; the history the environment names is one of the test's own (a command a test
+    runs without --history writes there, never into the repository). Returns its path."""
     monkeypatch.setenv("CI", "true")
-    monkeypatch.delenv("EPIC_HARNESS_HISTORY", raising=False)
+    path = tmp_path / "environment-history.sqlite"
+    monkeypatch.setenv("EPIC_HARNESS_HISTORY", str(path))
+    return path
 
 
 @pytest.fixture(scope="session")
 def fleet_json() -> dict:
     """fleet.json of a real run over a 60-tenant sandbox fleet (seed 3)."""
     options = FetchOptions(concurrency=32, per_host_rps=None, connect_timeout=1.0, read_timeout=1.0, retries=1,
-                           backoff=0.05)
+                           backoff=0.05, allow_loopback=True)
     with EmbeddedFleet(build_fleet(seed=3, size=60)) as fleet:
         directory = parse_bundle(fleet.directory(), "sandbox-fleet.json")
         run = run_fleet(directory, distinct_targets(directory), load_named_set("careforce-phoenix"), options)

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, inspect, text
 
+from harness.requirements import requirements_for
+
 DATA = Path(__file__).parent / "data"
 LOST_API = "Practitioner.Read (Organizational Directory) (R4)"
 
@@ -20,7 +22,8 @@ def sandbox_summary() -> dict[str, Any]:
 
 def tenant_runs(name: str = "acme-nonprod") -> list[dict[str, Any]]:
     """Three runs of one tenant: passed on May 2026; upgraded to August 2026 and LOST_API no longer declared
-    (its check fails, gate failed); then a schema-2 summary, gate incomplete, one check blocked."""
+    (its check fails, gate failed); then a schema-2 summary, gate incomplete, one check blocked, each check
+    with the requirements the catalogue maps it to."""
     first = sandbox_summary()
     first.update(tenant=name, started="2026-05-01T08:00:00+00:00", finished="2026-05-01T08:01:00+00:00")
     second = copy.deepcopy(first)
@@ -41,7 +44,7 @@ def tenant_runs(name: str = "acme-nonprod") -> list[dict[str, Any]]:
         api["verified"] = api["name"] != "Slot.Read (STU3)"
     for check in third["checks"]:
         check["blocked_by"] = None
-        check["requirements"] = [f"req.{check['check_id']}"]
+        check["requirements"] = list(requirements_for(check["check_id"]))
     blocked = next(c for c in third["checks"] if c["api"] == "Slot.Read (STU3)" and c["outcome"] == "passed")
     blocked.update(outcome="blocked", blocked_by="auth.token.issued")
     return [first, second, third]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+from harness.history.load import fleet_runs_as_json
 from harness.history.load import summary as stored_summary
 from harness.history.record import record_fleet, record_run
 from harness.history.store import History
@@ -34,6 +35,8 @@ def hostile_summary() -> dict:
         check["data"] = {"patient": {"name": PATIENT, "birthDate": BIRTH}, "token": JWT}
         check["title"] = f"{check['title']} {PATIENT}"
         check["category"] = f"tenant-fault {OPAQUE}"
+        check["requirements"] = [JWT, "rfc7523@3-1", PATIENT, f"epic@{OPAQUE}"]
+        check["blocked_by"] = JWT
     s["checks"].append({"id": f"exercise.read[{JWT}]", "outcome": "failed", "message": PATIENT})
     s["checks"].append({"id": f"probe.search[name={PATIENT}]", "outcome": "passed"})
     for api in s["apis"]:
@@ -58,6 +61,9 @@ def test_a_summary_carrying_tokens_and_a_patient_keeps_neither(history_path):
     # the two check ids carrying a token or a name in brackets are dropped, every real one kept
     assert {c["id"] for c in back["checks"]} == {c["id"] for c in sandbox_summary()["checks"]}
     assert all(c["category"] is None for c in back["checks"])
+    # of the requirement ids only the one of the catalogue's shape is kept; a token as the blocking check is not
+    assert {tuple(c["requirements"]) for c in back["checks"]} == {("rfc7523@3-1",)}
+    assert all(c["blocked_by"] is None for c in back["checks"])
 
 
 def test_the_passing_case_keeps_every_allow_listed_field(history_path):
@@ -81,10 +87,21 @@ def test_a_fleet_json_carrying_tokens_and_a_patient_keeps_neither(history_path, 
     first["metadata"]["detail"] = f"{PATIENT} {BIRTH}"
     first["organizations"][0]["name"] = PATIENT
     first["software"]["version"] = f"February 2026 {OPAQUE}"
-    first["tls"] = {"version": "TLSv1.3", "certificate": {"subject": PATIENT, "not_after": "2027-01-01T00:00:00Z"}}
+    first["tls"] = {"host": f"epic.example.org:443 {JWT}", "version": "TLSv1.3", "tls1_0": "refused",
+                    "tls1_1": PATIENT, "peer": {"name": PATIENT}, "session_ticket": OPAQUE,
+                    "certificate": {"issuer": "CN=Example Issuing CA, O=Example", "subject": f"CN=epic {OPAQUE}",
+                                    "not_after": "2027-01-01T00:00:00Z", "days_left": 31, "expires_soon": False,
+                                    "holder": PATIENT, "serial": OPAQUE}}
     fleet["directory"]["source"] = f"/home/{PATIENT}/endpoints-{OPAQUE}.json"
-    record_fleet(fleet, history=history_path)
+    fleet["scope"] = {"limit": 1, "not_run": [f"https://x.example/fhir?token={OPAQUE}"], "note": PATIENT}
+    done = record_fleet(fleet, history=history_path)
     stored = all_text(f"sqlite:///{history_path}")
     for secret in (JWT, "eyJhbGci", OPAQUE, "access_token", PATIENT, BIRTH, "/home/"):
         assert secret not in stored, secret
-    assert "2027-01-01T00:00:00Z" in stored and "TLSv1.3" in stored
+    with History(history_path) as h, h.read() as conn:
+        back = fleet_runs_as_json(conn, [done.run_id])[done.run_id]
+    assert back["tenants"][0]["tls"] == {  # the fleet's own fields, cleaned; the answer that is not one is null
+        "host": "epic.example.org:443 [redacted]", "version": "TLSv1.3", "tls1_0": "refused", "tls1_1": None,
+        "certificate": {"issuer": "CN=Example Issuing CA, O=Example", "subject": "CN=epic [redacted]",
+                        "not_after": "2027-01-01T00:00:00Z", "days_left": 31, "expires_soon": False}}
+    assert back["scope"]["not_run"] == ["https://x.example/fhir?[redacted]"]

@@ -31,6 +31,10 @@ def test_latest_latest_passed_and_an_id_name_the_right_runs(history):
     assert {a["name"]: a["verified"] for a in latest["apis"]}["Slot.Read (STU3)"] is False
     blocked = [c for c in latest["checks"] if c["outcome"] == "blocked"]
     assert len(blocked) == 1 and blocked[0]["blocked_by"] == "auth.token.issued"
+    written = {c["id"]: c["requirements"] for c in tenant_runs()[2]["checks"]}
+    assert {c["id"]: c["requirements"] for c in latest["checks"]} == written
+    assert sum(map(len, written.values())) > 50  # the catalogue's ids (``rfc7523@3-1``) are kept, every one
+    assert all(c["requirements"] is None for c in passed["checks"])  # schema 1 says nothing about them
 
 
 def test_a_stored_baseline_makes_the_gate_fail_only_on_regressions(history):

@@ -127,6 +127,7 @@ def test_the_history_option_of_a_recording_command(monkeypatch, tmp_path):
 
     parser = argparse.ArgumentParser()
     add_history_option(parser)
+    monkeypatch.delenv("EPIC_HARNESS_HISTORY")
     assert history_target(parser.parse_args([])) == "reports/history.sqlite"
     monkeypatch.setenv("EPIC_HARNESS_HISTORY", str(tmp_path / "env.sqlite"))
     assert history_target(parser.parse_args([])) == str(tmp_path / "env.sqlite")

@@ -9,9 +9,9 @@ import sqlite3
 import pytest
 from sqlalchemy import inspect
 
-from harness.history import schema
+from harness.history import load, schema
 from harness.history.errors import HistoryError
-from harness.history.migrations import LATEST, MIGRATIONS, migrate
+from harness.history.migrations import LATEST, MIGRATIONS, _first_tables, migrate
 from harness.history.record import record_fleet, record_run
 from harness.history.store import History, default_target, describe, make_engine
 from tests.history.history_helpers import dump, sandbox_summary, tenant_runs
@@ -26,6 +26,7 @@ def test_a_path_makes_a_sqlite_file_with_its_folder_and_every_table(history_path
 
 
 def test_the_default_is_the_environment_else_reports(monkeypatch):
+    monkeypatch.delenv("EPIC_HARNESS_HISTORY")
     assert default_target() == "reports/history.sqlite"
     monkeypatch.setenv("EPIC_HARNESS_HISTORY", "postgresql://ci@db.example/history")
     assert default_target() == "postgresql://ci@db.example/history"
@@ -81,17 +82,82 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_runs(history_path):
             old = conn.execute(schema.runs.select().where(schema.runs.c.id == 1)).mappings().one()
             applied = conn.execute(schema.schema_version.select()).mappings().all()
     assert old["tenant"] == "old-tenant" and old["passed"] == 3
-    assert old["blocked"] is None and old["tls_version"] is None
+    assert old["blocked"] is None and old["inconclusive"] is None
     assert [a["version"] for a in applied] == [m[0] for m in MIGRATIONS]
 
 
-def test_migrations_end_with_exactly_the_declared_tables(history_path):
+def _v2_fleet_run(conn) -> None:
+    """A version-2 database's fleet run: three tenants with TLS facts under version 2's names."""
+    v2 = _first_tables(2).tables
+    conn.execute(v2["runs"].insert().values(id=1, kind="fleet", digest="v2-fleet", finished="2026-03-01T06:00:00Z",
+                                            recorded="2026-03-01T06:00:00Z", source="endpoints.json",
+                                            tls_version="TLSv1.3", tls10_accepted=True))
+    conn.execute(v2["fleet_tenants"].insert(), [
+        {"run_id": 1, "seq": 0, "key": "https://a.example/fhir", "status": "ok", "tls_version": "TLSv1.2",
+         "tls10_accepted": True, "tls11_accepted": False, "cert_expires": "2026-04-01T00:00:00Z"},
+        {"run_id": 1, "seq": 1, "key": "https://b.example/fhir", "status": "ok", "tls_version": "TLSv1.3",
+         "tls10_accepted": False, "tls11_accepted": None, "cert_expires": None},
+        {"run_id": 1, "seq": 2, "key": "http://c.example/fhir", "status": "failed", "tls_version": None,
+         "tls10_accepted": None, "tls11_accepted": None, "cert_expires": None}])
+
+
+def test_a_version_2_database_keeps_its_tls_facts_under_the_fleets_names(history_path):
+    """Version 2 guessed the fleet's TLS facts as booleans and one expiry; version 3 stores them as the fleet
+    writes them: an accepted legacy version is ``accepted``, a refused one ``refused``, the expiry is
+    ``certificate_not_after``; the TLS columns of tenant runs, which no summary.json ever filled, are gone."""
+    history_path.parent.mkdir(parents=True)
+    with History(history_path) as h:
+        with h.engine.connect().execution_options(history_write=True) as conn, conn.begin():
+            assert migrate(conn, target=2) == [1, 2]
+            _v2_fleet_run(conn)
+    assert record_run(sandbox_summary(), history=history_path).created  # brings it to version 3 first
+    with History(history_path) as h:
+        assert h.version() == LATEST == 3
+        with h.read() as conn:
+            rows = load.fleet_tenant_rows(conn, [1])
+            columns = {c["name"] for c in inspect(conn).get_columns("runs")}
+    assert [(r["tls_version"], r["tls1_0"], r["tls1_1"], r["certificate_not_after"]) for r in rows] == [
+        ("TLSv1.2", "accepted", "refused", "2026-04-01T00:00:00Z"), ("TLSv1.3", "refused", None, None),
+        (None, None, None, None)]
+    assert [load.tls_of(r) for r in rows][2] is None
+    assert load.tls_of(rows[0])["certificate"]["not_after"] == "2026-04-01T00:00:00Z"
+    assert not columns & {"tls_version", "tls10_accepted", "tls11_accepted", "cert_expires"}
+
+
+def test_an_sqlite_too_old_to_drop_columns_refuses_the_upgrade_and_changes_nothing(history_path, tmp_path,
+                                                                                     monkeypatch):
+    from harness.history import migrations
+
+    history_path.parent.mkdir(parents=True)
+    with History(history_path) as h, h.engine.connect().execution_options(history_write=True) as conn, conn.begin():
+        migrate(conn, target=2)
+        _v2_fleet_run(conn)
+    before = dump(f"sqlite:///{history_path}")
+    monkeypatch.setattr(migrations.sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(migrations.sqlite3, "sqlite_version", "3.34.1")
+    with pytest.raises(HistoryError, match="schema version 3 drops columns, which needs SQLite 3.35 or later; "
+                                           "this Python has SQLite 3.34.1"):
+        record_run(sandbox_summary(), history=history_path)
+    assert dump(f"sqlite:///{history_path}") == before
+    assert record_run(sandbox_summary(), history=tmp_path / "new.sqlite").created  # a new one needs no drop
+
+
+@pytest.mark.parametrize("start", [None, 1, 2], ids=["new", "from-version-1", "from-version-2"])
+def test_migrations_end_with_exactly_the_declared_tables(history_path, start):
+    if start is not None:
+        history_path.parent.mkdir(parents=True)
+        with History(history_path) as h, h.engine.connect().execution_options(history_write=True) as conn, \
+                conn.begin():
+            migrate(conn, target=start)
     record_run(sandbox_summary(), history=history_path)
     with History(history_path) as h, h.engine.connect() as conn:
         found = inspect(conn)
+        assert set(found.get_table_names()) == {t.name for t in schema.metadata.sorted_tables}
         for table in schema.metadata.sorted_tables:
             assert [c["name"] for c in found.get_columns(table.name)] == [c.name for c in table.columns], table.name
             assert {i["name"] for i in found.get_indexes(table.name)} == {i.name for i in table.indexes}
+            assert sorted(k["constrained_columns"] for k in found.get_foreign_keys(table.name)) == \
+                sorted([e.parent.name for e in fk.elements] for fk in table.foreign_key_constraints), table.name
 
 
 def test_a_database_from_a_newer_harness_is_refused_unchanged(history_path):

@@ -107,3 +107,12 @@ def test_a_requested_api_no_check_exercised_is_not_verified() -> None:
     g = gate([result("a", "passed")], apis=[idle])
     assert g.state is GateState.INCOMPLETE and g.not_verified == ["P: not exercised in this run"]
     assert gate([result("a", "passed")], apis=[idle], policy=GatePolicy(optional_apis=frozenset({"P"}))).passed
+
+
+def test_a_policy_can_make_a_warning_fail() -> None:
+    wide = result("scopes.granted-as-requested", "warning")
+    wide.warnings = ["granted wider than requested: 149 scope(s)"]
+    assert gate([wide]).state is GateState.PASSED
+    strict = GatePolicy(warnings_fail=frozenset({"scopes.granted-as-requested"}))
+    g = gate([wide], policy=strict)
+    assert g.state is GateState.FAILED and "granted wider" in g.reasons[0]

@@ -31,6 +31,22 @@ def _error(code: str, description: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": code, "error_description": description}, status_code=status)
 
 
+REGISTERED = {"system/Patient.rs"}  # what the app is registered for: read and search Patient
+V1 = {"system/Patient.read": "system/Patient.rs"}
+
+
+def _grant(requested: str, lax: frozenset[str]) -> str | None:
+    """What a strict server grants: the registered scopes asked for (v1 read as v2); None refuses the request."""
+    if not requested:
+        return " ".join(sorted(REGISTERED))
+    asked = [V1.get(s, s) for s in requested.split()]
+    if "scopes" in lax:
+        return " ".join(asked)  # a lax server grants whatever is asked
+    if any(s not in REGISTERED for s in asked):
+        return None
+    return " ".join(dict.fromkeys(asked))
+
+
 def smart_server(*, lax: frozenset[str] = frozenset(), scope_first: bool = True, software: str = "Independent FHIR",
                  patient_id: str = "p1") -> Starlette:
     used: set[str] = set()
@@ -64,6 +80,9 @@ def smart_server(*, lax: frozenset[str] = frozenset(), scope_first: bool = True,
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode(), keep_blank_values=True).items()}
         if scope_first and not form.get("scope"):
             return _error("invalid_scope", "a scope is required")
+        granted_scope = _grant(str(form.get("scope") or ""), lax)
+        if granted_scope is None:
+            return _error("invalid_scope", "a requested scope is unknown or not registered for this client")
         if form.get("grant_type") != "client_credentials":
             return _error("unsupported_grant_type", "grant_type must be client_credentials")
         if form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
@@ -93,7 +112,7 @@ def smart_server(*, lax: frozenset[str] = frozenset(), scope_first: bool = True,
         issued = secrets.token_urlsafe(32)
         tokens.add(issued)
         return JSONResponse({"access_token": issued, "token_type": "Bearer", "expires_in": 300,
-                             "scope": str(form.get("scope") or "system/Patient.rs")},
+                             "scope": granted_scope},
                             headers={"cache-control": "no-store"})
 
     async def patient(request: Request) -> Response:
