@@ -7,8 +7,6 @@ Hook points: ``app.SandboxApp.fhir_api`` reads the :class:`GuardPolicy`;
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import args
 from .core import Arg, FaultError, FaultKind, Hook, adds_arg, choice, sets, sets_arg
 from .paths import drop_path

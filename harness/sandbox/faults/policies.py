@@ -35,7 +35,8 @@ class DocumentPolicy:
 #: Scope grant policies: how the token endpoint turns a request's ``scope`` into granted scopes.
 SCOPE_GRANTS: dict[str, str] = {
     "registered": "every scope registered for the client, whatever the request asks (Epic)",
-    "requested": "the registered scopes within those asked; none of them registered is invalid_scope",
+    "requested": "the scopes asked, as written where the registration covers them, else the registered scopes "
+                 "within them; none of them registered is invalid_scope",
     "strict": "the scopes asked, each of which must be registered (otherwise invalid_scope)",
     "required": "as requested, and a request without scope is refused with invalid_scope",
 }

@@ -106,8 +106,11 @@ class TokenService:
             granted = list(client.scopes)
         elif check.off("scope"):
             granted = asked  # granted as asked, registered or not
-        else:
-            granted = scopes.within_any(client.scopes, asked)
+        else:  # each scope asked as written where the registration covers it, else the registered part of it
+            granted = list(dict.fromkeys(
+                found for scope in asked
+                for found in ([scope] if scopes.covered_by(client.scopes, scope) else
+                              scopes.within_any(client.scopes, [scope]))))
         if self.policy.grant_unknown:
             granted = list(dict.fromkeys([*granted, *(s for s in asked if scopes.unknown_scope(s, KNOWN_TYPES))]))
         withheld = self.policy.withheld_resources

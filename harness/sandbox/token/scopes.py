@@ -36,6 +36,20 @@ def scope_within(registered: str, requested: str) -> bool:
     )
 
 
+def covered_by(registered: Iterable[str], wanted: str) -> bool:
+    """Does the registration allow everything ``wanted`` asks (each of its permissions, on its
+    resource, with its query if it has one)?"""
+    if wanted in registered:
+        return True
+    want = scope_parts(wanted)
+    if want is None:
+        return False
+    allowed = [parts for parts in map(scope_parts, registered) if parts is not None]
+    return all(any(have[0] == want[0] and have[1] in ("*", want[1]) and letter in have[2]
+                   and (have[3] is None or have[3] == want[3]) for have in allowed)
+               for letter in want[2])
+
+
 def scope_resource(scope: str) -> str | None:
     parts = scope_parts(scope)
     return parts[1] if parts else None
