@@ -177,6 +177,19 @@ class Exchange:
 NOT_KEPT = "[{size:,} characters of {kind} not kept: patient-data scrubbing keeps FHIR JSON only]"
 
 
+def _verification(ca_file: Any) -> Any:
+    """Certificates are always verified: against the system's CAs, or the tenant file's ``client.ca_file``."""
+    import ssl
+
+    if ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise TenantError(f"client.ca_file {ca_file}: not a readable PEM file of CA certificates ({exc})",
+                          category="vendor-credentials") from None
+
+
 class TenantClient:
     def __init__(self, tenant: Tenant, *, secrets: SecretRegistry | None = None,
                  transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
@@ -186,7 +199,7 @@ class TenantClient:
         self.settings = tenant.client
         self.secrets = secrets if secrets is not None else SecretRegistry()
         self.secrets.add_tenant(tenant)
-        self.http = httpx.Client(transport=transport,
+        self.http = httpx.Client(transport=transport, verify=_verification(self.settings.ca_file),
                                  timeout=httpx.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
                                  headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
                                  follow_redirects=False)

@@ -62,6 +62,7 @@ class ClientSettings:
     run_timeout: float = 3600.0
     check_timeout: float = 300.0  # one check, all its requests together; 0 turns the limit off
     bearer_origins: tuple[str, ...] = ()  # origins besides the FHIR bases' that may receive the token (a proxy)
+    ca_file: Path | None = None  # CA certificates (PEM) to trust instead of the system's, e.g. a test CA
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,7 @@ def _load_probing(table: Any, environment: str, *, file: str | None) -> ProbingS
                            seconds=float(seconds))
 
 
-def _load_client(table: Any, *, file: str | None) -> ClientSettings:
+def _load_client(table: Any, *, file: str | None, base: Path | None = None) -> ClientSettings:
     if table is None:
         return ClientSettings()
     if not isinstance(table, dict):
@@ -336,11 +337,26 @@ def _load_client(table: Any, *, file: str | None) -> ClientSettings:
 
     numbers = {"connect_timeout", "read_timeout", "request_deadline", "retry_after_cap", "run_timeout", "check_timeout"}
     integers = {"max_retries", "max_response_bytes"}
-    unknown = set(table) - numbers - integers - {"rate_limit", "bearer_origins"}
+    unknown = set(table) - numbers - integers - {"rate_limit", "bearer_origins", "ca_file"}
     if unknown:
         raise ConfigError(file, f"client.{sorted(unknown)[0]}", "unknown field; known fields: rate_limit, "
-                          "bearer_origins, " + ", ".join(sorted(numbers | integers)))
+                          "bearer_origins, ca_file, " + ", ".join(sorted(numbers | integers)))
     values: dict[str, Any] = {}
+    if "ca_file" in table:
+        ca = table["ca_file"]
+        if not isinstance(ca, str) or not ca.strip():
+            raise ConfigError(file, "client.ca_file", "must be the path of a PEM file of CA certificates")
+        path = _resolve_path(ca, base)
+        if not path.is_file():
+            raise ConfigError(file, "client.ca_file", f"no such file: {path}")
+        import ssl
+
+        try:
+            ssl.create_default_context(cafile=str(path))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(file, "client.ca_file", f"{path} holds no readable PEM CA certificate "
+                              f"({exc.__class__.__name__})") from None
+        values["ca_file"] = path
     if "bearer_origins" in table:
         origins = table["bearer_origins"]
         if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
@@ -444,7 +460,7 @@ def parse_tenant(data: dict[str, Any], *, file: Path | None = None, base_url: st
                           known_groups={g.name for g in requested.groups})
     return Tenant(
         probing=_load_probing(data.get("probing"), str(environment), file=f),
-        client=_load_client(data.get("client"), file=f),
+        client=_load_client(data.get("client"), file=f, base=file.parent if file else None),
         policy=policy,
         cassettes=_load_cassettes(data.get("cassettes"), file=f),
         name=name or "",

@@ -101,12 +101,15 @@ def render(results: RunResults, sds: list[dict] | None = None) -> str:
         parts += [f'<tr><td>{esc(s["step"])}</td><td class="{esc(s["verdict_class"])}">{esc(s["verdict"])}</td>'
                   f'<td>{esc(s["evidence"])}</td></tr>' for s in sds]
         parts.append("</table>")
-    parts.append("<h2>Coverage matrix</h2><table><tr><th>API</th><th>Declared</th><th>Granted</th><th>Exercised</th>"
-                 "<th>Verified</th><th>Detail</th></tr>")
+    parts.append("<h2>Coverage matrix</h2><p><small>Declared: the CapabilityStatement lists the resource and "
+                 "interaction (Epic's API contexts are not visible there and are verified by exercising the API). "
+                 "Granted: the access token's scopes cover it. Exercised: the API was called and its answer judged. "
+                 "Detail: why an API is not verified.</small></p><table><tr><th>API</th><th>Declared</th>"
+                 "<th>Granted</th><th>Exercised</th><th>Verified</th><th>Detail</th></tr>")
     for group, rows in groupby(results.apis, key=lambda r: r.group):
         parts.append(f'<tr class=group><td colspan=6>{esc(group)}</td></tr>')
         for r in rows:
-            detail = r.not_verified or "; ".join(dict.fromkeys(v for v in r.detail.values() if v))
+            detail = r.not_verified or (r.detail.get("granted", "") if r.granted is False else "")
             ex = r.exercised.value if r.exercised else None
             parts.append(f"<tr><td>{esc(r.name)}</td>{_cell(r.declared)}{_cell(r.granted)}"
                          f'<td class="{ex or "na"}">{esc(ex or "–")}</td>{_cell(r.verified)}<td><small>{esc(detail)}</small></td></tr>')

@@ -78,9 +78,12 @@ def render_md(results: RunResults) -> str:
         lines += ["## Scheduling Decision Support readiness", "", "| Step | Verdict | Evidence |", "|---|---|---|"]
         lines += [f"| {md(s['step'])} | {md(s['verdict'])} | {md(s['evidence'])} |" for s in sds] + [""]
     lines += ["## Coverage matrix", "",
+              "Declared: the CapabilityStatement lists the resource and interaction (Epic's API contexts are not "
+              "visible there and are verified by exercising the API). Granted: the token's scopes cover it. "
+              "Detail: why an API is not verified (summary.json keeps every column's detail).", "",
               "| API | Group | Declared | Granted | Exercised | Verified | Detail |", "|---|---|---|---|---|---|---|"]
     for row in results.apis:
-        detail = row.not_verified or "; ".join(dict.fromkeys(v for v in row.detail.values() if v))
+        detail = row.not_verified or (row.detail.get("granted", "") if row.granted is False else "")
         lines.append(f"| {md(row.name)} | {md(row.group)} | {MARK[row.declared]} | {MARK[row.granted]} | "
                      f"{_exercised(row)} | {'yes' if row.verified else 'NO'} | {md(detail[:300])} |")
     conformance = findings.data_conformance(results)

@@ -30,21 +30,29 @@ class Writer(Protocol):
     def __call__(self, results: RunResults, ctx: WriteContext) -> None: ...
 
 
-def scrubbed(value: Any, secrets: SecretRegistry, pseudonymizer: Any = None) -> Any:
+#: The fields that carry text the tenant answered (a message echoing a query, a note quoting a diagnostic):
+#: with patient scrubbing on, patient values are taken out of them. Names (check ids, API names, titles) are
+#: the harness's own and stay as they are.
+FREE_TEXT = frozenset({"message", "warnings", "notes", "data", "detail", "reasons", "not_verified", "waived",
+                       "error", "stats"})
+
+
+def scrubbed(value: Any, secrets: SecretRegistry, pseudonymizer: Any = None, *, free_text: bool = False) -> Any:
     """A copy of ``value`` (results, dataclasses, dicts, lists, strings) with every secret removed, and with
-    ``pseudonymizer`` every patient value the run replaced elsewhere (messages echo queries and diagnostics)."""
+    ``pseudonymizer`` every patient value the run replaced elsewhere taken out of the free-text fields."""
     if isinstance(value, Enum):
         return value
     if isinstance(value, str):
         text = secrets.scrub_text(value)
-        return pseudonymizer.text(text) if pseudonymizer is not None else text
+        return pseudonymizer.text(text) if pseudonymizer is not None and free_text else text
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.replace(value, **{f.name: scrubbed(getattr(value, f.name), secrets, pseudonymizer)
-                                             for f in dataclasses.fields(value) if f.init})
+        return dataclasses.replace(value, **{
+            f.name: scrubbed(getattr(value, f.name), secrets, pseudonymizer, free_text=free_text or f.name in FREE_TEXT)
+            for f in dataclasses.fields(value) if f.init})
     if isinstance(value, dict):
-        return {scrubbed(k, secrets, pseudonymizer): scrubbed(v, secrets, pseudonymizer) for k, v in value.items()}
+        return {scrubbed(k, secrets): scrubbed(v, secrets, pseudonymizer, free_text=free_text) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(scrubbed(v, secrets, pseudonymizer) for v in value)
+        return type(value)(scrubbed(v, secrets, pseudonymizer, free_text=free_text) for v in value)
     return value
 
 
