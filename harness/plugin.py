@@ -105,9 +105,11 @@ def pytest_configure(config: pytest.Config) -> None:
         probe.unlink()
     except OSError as exc:
         raise pytest.UsageError(f"--report-dir {report_dir}: cannot write there: {exc.strerror or exc}") from None
-    if not getattr(config.option, "allure_report_dir", None):
-        config.option.allure_report_dir = str(report_dir / "allure-results")
-        config.option.clean_alluredir = True
+    # The harness writes the Allure results itself, from its verdicts (harness/report/allure_files.py);
+    # allure-pytest's own listener would cost several seconds a run and report pytest's statuses instead.
+    allure_dir = getattr(config.option, "allure_report_dir", None) or str(report_dir / "allure-results")
+    config.pluginmanager.set_blocked("allure_pytest")
+    config.option.allure_report_dir = None
     try:
         from harness.policy import load_policy_file
 
@@ -127,6 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
     mode = config.getoption("--cassette-mode")
     cassette_dir = Path(config.getoption("--cassette-dir") or Path("cassettes") / tenant.name)
     state = RunState(tenant, report_dir, policy=policy, baseline=baseline, mode=mode, cassette_dir=cassette_dir)
+    state.allure_dir = Path(allure_dir)  # type: ignore[attr-defined]
     if mode != "live":
         from harness.cassette_files import prepare_recording
         from harness.cassettes import make_vcr
@@ -342,11 +345,7 @@ def _check_guard(request: pytest.FixtureRequest, _preflight: None) -> Iterator[N
     if info is None or state is None:
         yield
         return
-    from harness.report import allure_labels
-
     api = collect.api_param(request.node)
-    group = state.tenant.requested.group_of[api.name].name if api is not None else None
-    allure_labels.label_test(info, api, group, request.node.nodeid)
     request.node.stash[LOG_START] = len(state.client.log)
     budget = state.tenant.client.run_timeout
     if time.monotonic() - state.monotonic_start > budget:
@@ -397,12 +396,17 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     finally:
         state = state_of(item.config)
         if state is not None and LOG_START in item.stash:
-            from harness.report import allure_labels
-
             info = info_of(getattr(item, "function", None))
             shared = _preflight_evidence(state, info, item) if info is not None else []
-            allure_labels.attach_evidence(shared + state.client.log[item.stash[LOG_START]:],
-                                          item.stash.get(CONTEXT, None))
+            exchanges = shared + state.client.log[item.stash[LOG_START]:]
+            context = item.stash.get(CONTEXT, None)
+            evidence: dict[str, Any] = {}
+            if exchanges:
+                evidence["HTTP exchanges (scrubbed)"] = [e.as_dict() for e in exchanges]
+            if context is not None:
+                evidence.update(context.evidence)
+            if evidence:
+                state.evidence[item.nodeid] = evidence
 
 
 def _preflight_evidence(state: RunState, info: Any, item: pytest.Item) -> list[Any]:
@@ -448,7 +452,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         if report.skipped and not message:
             message = _skip_message(report)
     result = collect.make_result(item, info, state, outcome, message, category=category, blocked_by=blocked_by,
-                                 duration=report.duration, context=context)
+                                 duration=report.duration, context=context, started=getattr(report, "start", None))
     if call.excinfo is not None and getattr(call.excinfo.value, "advisory", False):
         result.required = False
     state.results[item.nodeid] = result
@@ -541,11 +545,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     results = build_results(state, crashed)
     from harness.report.writers import WriteContext, write_all
 
-    allure_dir = getattr(session.config.option, "allure_report_dir", None)
     clean, errors = write_all(results, WriteContext(report_dir=state.report_dir, secrets=state.secrets,
-                                                    allure_dir=Path(allure_dir) if allure_dir else None,
+                                                    allure_dir=getattr(state, "allure_dir", None),
                                                     mode=state.mode, cassette_dir=state.cassette_dir,
-                                                    pseudonymizer=state.client.pseudonymizer))
+                                                    pseudonymizer=state.client.pseudonymizer,
+                                                    evidence=state.evidence))
     if state.mode == "record":
         from harness.cassette_files import finish_recording
 

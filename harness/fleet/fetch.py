@@ -70,7 +70,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from harness import __version__
-from harness.fleet import tls as tls_facts
+from harness import tls as tls_facts
 from harness.fleet.body import BAD_ENCODING, DEFAULT_LIMIT, TOO_LARGE, BoundedBody
 from harness.fleet.targets import (
     REDIRECT,
@@ -83,7 +83,8 @@ from harness.fleet.targets import (
     judge_name,
 )
 from harness.fleet.text import clip
-from harness.fleet.transport import GuardedTransport, ssl_context
+from harness.fleet.transport import GuardedTransport
+from harness.tls import ssl_context
 
 if TYPE_CHECKING:
     from harness.fleet.cassettes import FleetCassettes

@@ -32,7 +32,7 @@ from harness.fleet.fetch import FHIR_JSON, JSON, WRONG_DOCUMENT, Fetched, Fetche
 from harness.fleet.release import parse_release
 from harness.fleet.targets import REFUSALS
 from harness.fleet.text import clip
-from harness.fleet.tls import EXPIRY_WARNING_DAYS, LEGACY
+from harness.tls import EXPIRY_WARNING_DAYS, LEGACY
 
 if TYPE_CHECKING:
     from harness.fleet.cassettes import FleetCassettes

@@ -20,6 +20,7 @@ Each TLS connection's negotiated version and verified certificate are handed to 
 from __future__ import annotations
 
 import ssl
+
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -31,15 +32,6 @@ from harness.fleet.targets import Refusal, TargetRefused
 
 Pin = Callable[[str, int], Awaitable[list[str]]]
 TlsSeen = Callable[[str, int, str | None, dict[str, typing.Any]], None]
-
-
-def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """A verifying client context: the system's trust (certifi's bundle), or only ``ca_file``'s CAs."""
-    if ca_file is None:
-        import certifi
-
-        ca_file = certifi.where()
-    return ssl.create_default_context(cafile=ca_file)
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):

@@ -12,7 +12,7 @@ Both versions of ``summary.json`` are read: version 1 (no ``schema_version``) an
 ``inconclusive``; ``apis[].verified``; ``checks[].blocked_by`` and ``requirements``). Every
 ``fleet.json`` the fleet has written is read: today's carries per tenant ``tls`` (``host``,
 ``version``, ``tls1_0``, ``tls1_1``, ``certificate.issuer``, ``.subject``, ``.not_after``,
-``.days_left``, ``.expires_soon``, see ``harness.fleet.tls``) and ``scope.not_run`` (the
+``.days_left``, ``.expires_soon``, see ``harness.tls``) and ``scope.not_run`` (the
 addresses a ``--limit`` run left out); older ones have neither. A key that is absent, or a value
 not of the shape the fleet writes, is stored as null.
 """
@@ -40,11 +40,11 @@ FHIR_RELEASES = ("R4", "STU3", "DSTU2")
 COUNT_COLUMNS = ("passed", "failed", "warning", "skipped", "broken", "blocked", "inconclusive")
 #: ``ssl.SSLSocket.version()`` answers, as the fleet writes ``tls.version``
 TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
-#: the fleet's answers for ``tls.tls1_0`` and ``tls.tls1_1`` (``harness.fleet.tls``; spelled here, so that the
+#: the fleet's answers for ``tls.tls1_0`` and ``tls.tls1_1`` (``harness.tls``; spelled here, so that the
 #: history imports none of the fleet's network code; a test holds the two equal)
 ACCEPTED, REFUSED, NOT_TESTABLE, UNKNOWN = "accepted", "refused", "not testable here", "unknown"
 LEGACY_ANSWERS = (ACCEPTED, REFUSED, NOT_TESTABLE, UNKNOWN)
-#: a certificate expires soon within this many days (``harness.fleet.tls.EXPIRY_WARNING_DAYS``)
+#: a certificate expires soon within this many days (``harness.tls.EXPIRY_WARNING_DAYS``)
 EXPIRY_WARNING_DAYS = 30
 
 

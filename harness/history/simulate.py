@@ -117,7 +117,7 @@ def _host(url: object) -> str | None:
 
 
 def _tls_facts(facts: dict[str, Any], tls1_0: str, today: datetime) -> dict[str, Any]:
-    """A ``tls`` object as the fleet writes it (``harness.fleet.tls``), for ``today``."""
+    """A ``tls`` object as the fleet writes it (``harness.tls``), for ``today``."""
     expiry: datetime = facts["expiry"]
     left = int((expiry - today).total_seconds() // 86400)
     host = facts["host"]

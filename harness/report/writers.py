@@ -24,6 +24,7 @@ class WriteContext:
     mode: str = "live"
     cassette_dir: Path | None = None
     pseudonymizer: Any = None  # with [cassettes] scrub_patient_data: patient values out of every string too
+    evidence: dict[str, dict[str, Any]] | None = None  # per check (node id): the exchanges and evidence it judged
 
 
 class Writer(Protocol):
@@ -84,10 +85,11 @@ def _junit(results: RunResults, ctx: WriteContext) -> None:
 
 
 def _allure(results: RunResults, ctx: WriteContext) -> None:
-    from harness.report.allure_files import write_run_files
+    from harness.report.allure_files import write_allure
 
     if ctx.allure_dir is not None:
-        write_run_files(results, ctx.allure_dir, ctx.secrets)
+        evidence = scrubbed(ctx.evidence or {}, ctx.secrets, ctx.pseudonymizer, free_text=True)
+        write_allure(results, ctx.allure_dir, ctx.secrets, evidence)
 
 
 WRITERS: tuple[tuple[str, Callable[[RunResults, WriteContext], None]], ...] = (

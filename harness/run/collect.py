@@ -68,7 +68,7 @@ def result_id(info: CheckInfo, api: Api | None, extras: list[str]) -> str:
 
 def make_result(item: pytest.Item, info: CheckInfo, state: RunState, outcome: Outcome, message: str, *,
                 category: str | None = None, blocked_by: str | None = None, duration: float = 0.0,
-                context: CheckContext | None = None) -> CheckResult:
+                context: CheckContext | None = None, started: float | None = None) -> CheckResult:
     context = context or CheckContext()
     api = api_param(item)
     extras = other_params(item)
@@ -80,7 +80,7 @@ def make_result(item: pytest.Item, info: CheckInfo, state: RunState, outcome: Ou
         category=category, warnings=list(context.warnings), notes=list(context.notes),
         duration_s=round(duration, 3), shape=context.shape, data=dict(context.data), check_group=info.group,
         param=", ".join(extras) or None, blocked_by=blocked_by, required=info.required,
-        requirements=requirements_of(info, api, extras), nodeid=item.nodeid,
+        requirements=requirements_of(info, api, extras), nodeid=item.nodeid, started=started,
     )
 
 

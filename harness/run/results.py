@@ -37,6 +37,7 @@ class CheckResult:
     required: bool = True  # the gate needs this check to run to a verdict
     requirements: tuple[str, ...] = ()
     nodeid: str = ""
+    started: float | None = None  # epoch seconds
 
     def __post_init__(self) -> None:
         self.outcome = Outcome(self.outcome)

@@ -69,6 +69,7 @@ class RunState:
         self.collected = 0
         self.preflight_log_end = 0  # the exchanges of the preflight are the client log's first ones
         self.memo: dict[str, Any] = {}  # what checks build once per run (a profile checker, say)
+        self.evidence: dict[str, dict[str, Any]] = {}  # per check (node id): what it judged, for the Allure results
         self._provider: TokenProvider | None = None
         self._grants: Grants | None = None
         self.grants_error: str | None = None

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from harness.catalog import load_named_set
-from harness.fleet import tls as fleet_tls
+from harness import tls as fleet_tls
 from harness.fleet.directory import distinct_targets, parse_text
 from harness.fleet.fetch import FetchOptions
 from harness.fleet.run import run_fleet

@@ -1,5 +1,6 @@
-"""TLS facts of an https tenant: the version negotiated, whether TLS 1.0 and 1.1 are still
-accepted, and the certificate's issuer and expiry.
+"""TLS facts of an https tenant, for the fleet and for a tenant run: the version negotiated, whether
+TLS 1.0 and 1.1 are still accepted, and the certificate's issuer and expiry. Certificates are always
+verified (against certifi's bundle, or only a given CA file); nothing is sent after a handshake.
 
 The version and the certificate come from the connection that fetched the tenant's documents
 (verified as every fleet connection is: a certificate that does not verify fails the fetch, as
@@ -34,7 +35,6 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from harness.fleet.text import clip
 
 EXPIRY_WARNING_DAYS = 30
 ACCEPTED, REFUSED, NOT_TESTABLE, UNKNOWN = "accepted", "refused", "not testable here", "unknown"
@@ -42,6 +42,20 @@ LEGACY = (("tls1_0", "TLSv1"), ("tls1_1", "TLSv1_1"))
 
 _RDN_NAMES = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C",
               "stateOrProvinceName": "ST", "localityName": "L", "domainComponent": "DC"}
+
+
+def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """A verifying client context: the system's trust (certifi's bundle), or only ``ca_file``'s CAs."""
+    if ca_file is None:
+        import certifi
+
+        ca_file = certifi.where()
+    return ssl.create_default_context(cafile=ca_file)
+
+
+def _clip(value: str, limit: int = 200) -> str:
+    text = "".join(ch for ch in value if ch.isprintable()).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def distinguished_name(rdns: Any) -> str | None:
@@ -54,7 +68,7 @@ def distinguished_name(rdns: Any) -> str | None:
             if isinstance(attribute, (tuple, list)) and len(attribute) == 2:
                 key, value = attribute
                 parts.append(f"{_RDN_NAMES.get(key, key)}={value}")
-    return clip(", ".join(parts), 200) if parts else None
+    return _clip(", ".join(parts)) if parts else None
 
 
 def certificate_facts(peercert: dict[str, Any], now: datetime | None = None) -> dict[str, Any] | None:
@@ -83,8 +97,6 @@ def certificate_facts(peercert: dict[str, Any], now: datetime | None = None) -> 
 
 
 def _legacy_context(version: str, ca_file: str | None) -> ssl.SSLContext:
-    from harness.fleet.transport import ssl_context
-
     context = ssl_context(ca_file)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -149,3 +161,23 @@ def facts(origin: str, seen: TlsSeen, legacy: dict[str, str], now: datetime | No
     """The ``tls`` object of ``fleet.json`` for one origin."""
     return {"host": origin, "version": seen.version, **legacy,
             "certificate": certificate_facts(seen.peercert, now)}
+
+
+def tenant_tls(host: str, port: int, *, ca_file: str | None, timeout: float,
+               now: datetime | None = None) -> dict[str, Any]:
+    """The TLS facts of one origin for a tenant run: a verified handshake (version, certificate), then one
+    handshake each at TLS 1.0 and 1.1. Raises ``ssl.SSLError`` or ``OSError`` when the verified
+    handshake fails (the caller says why)."""
+    import socket
+
+    context = ssl_context(ca_file)
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        with context.wrap_socket(raw, server_hostname=host) as tls:
+            version, peercert = tls.version(), tls.getpeercert() or {}
+
+    async def legacy() -> dict[str, str]:
+        return {name: await probe(host, port, host, version_name, ca_file=ca_file, timeout=timeout)
+                for name, version_name in LEGACY}
+
+    return {"host": f"{host}:{port}", "version": version, **asyncio.run(legacy()),
+            "certificate": certificate_facts(peercert, now)}
