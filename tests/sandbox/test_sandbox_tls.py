@@ -176,3 +176,23 @@ def test_the_cli_removes_its_throwaway_ca_when_stopped() -> None:
         process.terminate()
         process.communicate(timeout=10)
     assert process.returncode == 0 and not ca_file.exists() and not ca_file.parent.exists()
+
+
+def test_a_harness_run_reads_the_tls_facts_of_the_https_sandbox(tmp_path: Path) -> None:
+    """What a tenant run needs: the sandbox's https URL and its CA file, named in the tenant file."""
+    from harness.tls import offerable
+    from tests.conftest import run_harness, tenant_variant
+
+    with EmbeddedSandbox(tls=True, cert_days=10, tls_min_version="1.0") as sandbox:
+        tenant = tenant_variant(tmp_path, replace={
+            'base_url = "http://127.0.0.1:8765"': f'base_url = "{sandbox.base_url}"',
+            "[client]\n": f'[client]\nca_file = "{sandbox.ca_file}"\n'})
+        run = run_harness(tmp_path / "report", "--tenant", str(tenant),
+                          pytest_args=["-k", "tls or certificate or reachable"])
+    assert run.check("preflight.reachable")["outcome"] == "passed"
+    expiry = run.check("transport.certificate-expiry")
+    assert expiry["outcome"] == "warning" and "expires in" in expiry["message"]
+    version = run.check("transport.tls-version")
+    assert version["data"]["tls"]["version"] in ("TLSv1.2", "TLSv1.3")
+    if offerable("TLSv1"):
+        assert version["outcome"] == "warning" and version["data"]["tls"]["tls1_0"] == "accepted"
