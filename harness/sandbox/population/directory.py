@@ -126,6 +126,7 @@ def practitioners(b: Builder) -> None:
                 "specialty": [concept(f"{EPIC_OID}.4.836982.1040", str(index % 19 + 1), specialty)],
                 "location": [ref("Location", loc_id, loc_name)],
                 "telecom": [{"system": "phone", "value": f"608-555-1{index:03d}", "use": "work"}],
+                "period": {"start": f"{2015 + index % 10}-0{1 + role_index * 6}-01"},
                 "availableTime": [{"daysOfWeek": WEEKDAYS[role_index::2] if index % 3 else WEEKDAYS,
                                    "availableStartTime": "08:30:00", "availableEndTime": "16:30:00"}],
                 "endpoint": [ref("Endpoint", MAIN_ENDPOINT, f"{MAIN_ORGANIZATION_NAME} FHIR R4")],

@@ -158,6 +158,7 @@ def related_people(b: Builder) -> None:
         ("friends-and-family", ("Rosa",), "Lopez", "female", "MTH", "mother"),
         ("proxy", ("Diego",), "Lopez", "male", "SPS", "spouse"),
     )
+    born = {"MTH": -27, "SPS": 1}  # years from the patient's birth
     for person_index, person in enumerate(PATIENTS[:3]):
         chosen = rows if person_index == 0 else rows[:1]
         for key, given, family, gender, code, display in chosen:
@@ -173,6 +174,7 @@ def related_people(b: Builder) -> None:
                 "telecom": [{"system": "phone", "value": f"608-555-4{person_index}{len(key):02d}",
                              "use": "mobile"}],
                 "gender": gender,
+                "birthDate": f"{int(person.birth_date[:4]) + born[code]}{person.birth_date[4:]}",
                 "address": [{"use": "home", "line": [street(person_index)], "city": person.city,
                              "state": person.state, "postalCode": person.postal_code, "country": "US"}],
             })

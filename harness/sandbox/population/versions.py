@@ -45,6 +45,9 @@ def to_stu3(resource: dict[str, Any]) -> dict[str, Any]:
         if "appointment" in resource:
             resource["appointment"] = _first(resource["appointment"])
     elif kind == "Consent":
+        resource["identifier"] = _first(resource.get("identifier"))  # STU3: one Identifier
+        if resource["identifier"] is None:
+            resource.pop("identifier")
         resource.pop("scope", None)
         resource.pop("provision", None)
         if "performer" in resource:
