@@ -8,7 +8,7 @@ so that the simulator does not compete with the client for the interpreter (``--
 serves it from a thread of this one), with every variation of the real fleet, ``--slow`` of its tenants answering each document after ``--slow-delay``
 seconds, plus unreachable and malformed addresses. The run fetches every tenant's
 smart-configuration and CapabilityStatement as ``epic-harness fleet --allow-loopback`` does,
-without a per-host rate limit (every sandbox tenant shares one host), with timeouts of 2 s (or
+without a per-host rate limit (this bench serves them on one host; ``hosts=`` spreads them), with timeouts of 2 s (or
 twice the slow delay) and one retry.
 
 A tenant's time is the time its two requests took (retries and their backoff included), as if

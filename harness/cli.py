@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from harness import __version__
 from harness.errors import ConfigError, HarnessError
@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
                               "fetched as Epic does); it gets the sandbox client's scopes (repeatable)")
     sandbox.add_argument("--list-faults", action="store_true", help="list the faults and settings, with where each "
                                                                     "acts, and exit")
+    sandbox.add_argument("--tls", action="store_true", help="serve https with a throwaway certificate made at start "
+                                                            "(a test CA and a leaf for 127.0.0.1 and localhost)")
+    sandbox.add_argument("--tls-ca-file", metavar="PATH", help="with --tls: write the test CA's PEM here, for the "
+                                                               "harness to trust (default: a temporary file, printed)")
+    sandbox.add_argument("--tls-days", type=float, default=365.0, metavar="N",
+                         help="with --tls: the certificate expires in N days (default 365; e.g. 10 to see the "
+                              "expiry warning)")
+    sandbox.add_argument("--tls-min-version", default="1.2", choices=["1.0", "1.1", "1.2", "1.3"],
+                         help="with --tls: the oldest TLS version accepted (default 1.2)")
 
     report = sub.add_parser("report", help="build the Allure HTML report of a run, offline, with a pinned Allure "
                                            "installed once (the message says how)")
@@ -277,6 +286,8 @@ def command_sandbox(args: argparse.Namespace) -> int:
         for name, (hook, description, setting) in CATALOG.listing().items():
             print(f"{name:48} {hook.value:14} {'(setting) ' if setting else ''}{description}")
         return EXIT_OK
+    if not args.tls and (args.tls_ca_file or args.tls_days != 365.0 or args.tls_min_version != "1.2"):
+        raise ConfigError(None, "--tls-ca-file", "the --tls-... options need --tls")
     try:
         clients = [register(spec) for spec in args.register_client]
     except ClientError as exc:
@@ -285,17 +296,55 @@ def command_sandbox(args: argparse.Namespace) -> int:
         settings = default_settings(args.fault, clients)
     except ValueError as exc:
         raise ConfigError(None, "--fault", str(exc)) from None
-    try:
-        sock = listen(args.host, args.port)
-    except OSError as exc:
-        raise ConfigError(None, "--port", f"cannot listen on {args.host}:{args.port}: "
-                                          f"{exc.strerror or exc} (is another sandbox running?)") from None
-    print(f"epic-harness: sandbox Epic tenant at http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
-    for client in clients:
-        keys = client.jku or f"{len(client.jwks['keys'])} key(s)"
-        print(f"epic-harness: registered client {client.client_id} ({keys})", file=sys.stderr)
-    serve(sock, settings)
+    import signal
+
+    # uvicorn shuts down on SIGTERM, then raises it again: end cleanly, so that the throwaway
+    # certificate's folder is removed
+    stack_signal = signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
+    with ExitStack() as stack:
+        stack.callback(signal.signal, signal.SIGTERM, stack_signal)
+        tls = _sandbox_tls(args, stack) if args.tls else None
+        try:
+            sock = listen(args.host, args.port)
+        except OSError as exc:
+            raise ConfigError(None, "--port", f"cannot listen on {args.host}:{args.port}: "
+                                              f"{exc.strerror or exc} (is another sandbox running?)") from None
+        scheme, port = "https" if tls else "http", sock.getsockname()[1]
+        print(f"epic-harness: sandbox Epic tenant at {scheme}://{args.host}:{port} (Ctrl-C stops it)",
+              file=sys.stderr)
+        for client in clients:
+            keys = client.jku or f"{len(client.jwks['keys'])} key(s)"
+            print(f"epic-harness: registered client {client.client_id} ({keys})", file=sys.stderr)
+        serve(sock, settings, tls=tls)
     return EXIT_OK
+
+
+def _sandbox_tls(args: argparse.Namespace, stack: ExitStack) -> Any:
+    """The throwaway certificate of ``epic-harness sandbox --tls``, its CA's PEM written where asked."""
+    import shutil
+    from tempfile import TemporaryDirectory
+
+    from harness.sandbox.certs import LOOPBACK_NAMES, CertificateError, ThrowawayCA
+    from harness.sandbox.server import TlsServing
+
+    folder = Path(stack.enter_context(TemporaryDirectory(prefix="epic-sandbox-tls-")))
+    try:
+        authority = ThrowawayCA(folder)
+        leaf = authority.issue((args.host, *LOOPBACK_NAMES), days=args.tls_days)
+    except CertificateError as exc:
+        raise ConfigError(None, "--tls-days", str(exc)) from None
+    ca_file = authority.ca_file
+    if args.tls_ca_file:
+        ca_file = Path(args.tls_ca_file)
+        try:
+            ca_file.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(authority.ca_file, ca_file)
+        except OSError as exc:
+            raise ConfigError(None, "--tls-ca-file", f"cannot write {ca_file}: {exc.strerror or exc}") from None
+    print(f"epic-harness: test CA certificate (trust it to reach the sandbox over https): {ca_file}", file=sys.stderr)
+    print(f"epic-harness: the sandbox's certificate expires {leaf.not_after:%Y-%m-%d %H:%M} UTC; it accepts TLS "
+          f"{args.tls_min_version} and later", file=sys.stderr)
+    return TlsServing.of(leaf, args.tls_min_version)
 
 
 def command_report(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ pseudonym key), so that the same value always becomes the same pseudonym and sea
 and replays still agree. On top of that, by element:
 
 - dates and date-times keep their year only (``1987-09-12`` → ``1987-01-01``), except in resources
-  that describe no person's care (Slot, Schedule, a proposed Appointment) and definitions;
+  that describe no person's care (Slot, Schedule, a proposed Appointment) and definitions; a time
+  of day (FHIR ``time``, ``08:30:00``) becomes ``00:00:00``, so that it stays a valid time;
 - narratives (``text.div``) become an empty ``div``; attachments lose ``data``, ``url``, ``title``
   and ``hash``; QuestionnaireResponse answers lose their values (0, false, a pseudonym, the year);
 - definitions (CapabilityStatement, OperationDefinition, Questionnaire, ValueSet, ...) are kept
@@ -85,6 +86,7 @@ DATE_QUERY = frozenset({"_lastUpdated", "date", "period"})
 
 _DATE = re.compile(r"^(\d{4})(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$")
 _PREFIXED_DATE = re.compile(r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(\d{4}(?:-\d{2}(?:-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?)?)?)$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?$")
 _PHONE = re.compile(r"(?<![\w-])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]?\d{3}[-. ]?\d{4}(?![\w-])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
@@ -122,6 +124,8 @@ class Pseudonymizer:
         dated = year_kept(value)
         if dated is not None:
             replaced = dated
+        elif _TIME.match(value):
+            replaced = "00:00:00"
         else:
             replaced = PSEUDO_PREFIX + hmac.new(self.key, value.encode(), hashlib.sha256).hexdigest()[:12]
         if replaced != value:

@@ -1,6 +1,7 @@
 """The discovery documents as served: smart-configuration, OIDC documents, and each version's
 /metadata. The discovery hook point: each document reads its :class:`DocumentPolicy` (edits to
-the document, a page instead, a content type, a delay, a hang, a first request that fails).
+the document, a page instead, a content type, a delay, a hang, a first request that fails, and
+hostile answers: a redirect, a gzip bomb, a body that never ends).
 
 Every URL in a document is Epic's sandbox root rewritten to the request's own root.
 """
@@ -9,19 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
-from . import documents, negotiation, urls
+from . import documents, negotiation, payloads, urls
 from .faults import ActiveFaults, Hook
 from .faults.policies import DocumentPolicy
 
 SMART = "smart-configuration"
 METADATA = "metadata"
 _DATE_MARK = "1970-01-01T00:00:00Z"
+
+
+async def _endless_json() -> AsyncIterator[bytes]:
+    """A JSON document that never ends: an opening, then whitespace until the client goes (each
+    chunk gives the event loop a turn, so that the disconnect is seen and other requests served)."""
+    yield b'{"resourceType": "CapabilityStatement", "padding": "'
+    chunk = b" " * 65536
+    while True:
+        await asyncio.sleep(0)
+        yield chunk
 
 
 class Hang:
@@ -44,12 +56,22 @@ class DiscoveryDocuments:
         key = (document, version) if document == METADATA and version else (document,)
         return self.faults.policy(Hook.DISCOVERY, DocumentPolicy, key)
 
-    async def _misbehaviour(self, policy: DocumentPolicy, key: tuple[str, ...]) -> Any:
+    async def _misbehaviour(self, policy: DocumentPolicy, key: tuple[str, ...], request: Request) -> Any:
         """What is answered instead of the document, if anything."""
         if policy.delay:
             await asyncio.sleep(policy.delay)
         if policy.hang:
             return Hang()
+        if policy.redirect is not None:
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            target = policy.redirect.replace("{host}", request.headers.get("host", "")).replace("{path}", path)
+            return Response(status_code=302, headers={"location": target, "content-type": "text/html"})
+        if policy.gzip_bomb or policy.double_gzip:
+            body = payloads.gzip_bomb() if policy.double_gzip else payloads.zeros_gzip(1024)
+            encoding = "gzip, gzip" if policy.double_gzip else "gzip"
+            return Response(body, headers={"content-type": negotiation.JSON, "content-encoding": encoding})
+        if policy.endless:
+            return StreamingResponse(_endless_json(), media_type=negotiation.JSON)
         if policy.first_request_fails and key not in self._served:
             self._served.add(key)
             return negotiation.html("iis-503")
@@ -59,7 +81,7 @@ class DiscoveryDocuments:
 
     async def smart_configuration(self, request: Request) -> Any:
         policy = self.policy(SMART)
-        instead = await self._misbehaviour(policy, (SMART,))
+        instead = await self._misbehaviour(policy, (SMART,), request)
         if instead is not None:
             return instead
         document = urls.rewrite(documents.smart_configuration(), urls.interconnect_root(request))
@@ -69,7 +91,7 @@ class DiscoveryDocuments:
 
     async def metadata(self, request: Request, version: str) -> Any:
         policy = self.policy(METADATA, version)
-        instead = await self._misbehaviour(policy, (METADATA, version))
+        instead = await self._misbehaviour(policy, (METADATA, version), request)
         if instead is not None:
             return instead
         root = urls.interconnect_root(request)

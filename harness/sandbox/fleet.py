@@ -18,7 +18,15 @@ spreads the tenants over them by name, so that a per-host rate limit applies as 
 :data:`VARIATIONS` entry; :class:`EmbeddedFleet` serves it on a loopback port;
 :func:`endpoint_directory` writes a directory Bundle in Epic's format listing every tenant, plus
 unreachable addresses (``.invalid`` host names, a closed loopback port, TLS spoken to the plain
-HTTP port) and malformed ones. No address leaves loopback.
+HTTP port) and malformed ones. No address leaves loopback (an inward redirect names the cloud
+metadata address, which nothing serves and no fetch may reach).
+
+The fleet's safety tests need tenants that attack the fetcher; they are never in the default
+fleet (whose figures the benchmarks keep): ``build_fleet(hostile=True)`` (or ``python -m
+harness.sandbox.fleet --hostile``) adds one tenant of each :data:`HOSTILE_VARIATIONS` (a gzip bomb,
+``gzip, gzip``, a body that never ends, a redirect inward, https tenants with a throwaway CA, one
+whose certificate expires in 10 days, one that redirects from https to http) and an address whose
+service writes an SSH banner. :class:`EmbeddedFleet` serves them on ports of their own.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ import random
 import re
 import socket
 import sys
+import tempfile
+import threading
 import uuid
 import zlib
 from collections.abc import Iterable
@@ -46,22 +56,28 @@ from starlette.applications import Starlette
 
 from . import negotiation
 from .app import create_app
+from .certs import ThrowawayCA
 from .faults.fleet import (
     DOCUMENT_BEHAVIOURS,
+    HOSTILE_FIELDS,
+    HOSTILE_VARIATIONS,
     OLD_CAPABILITIES,
     SANDBOX_GRANT_TYPES,
+    TLS_KINDS,
     TOKEN_EXCHANGE,
     VARIATION_FIELDS,
     VARIATIONS,
     tenant_faults,
 )
+from .hostile import HostileServer
 from .server import EmbeddedSandbox, listen
 from .settings import SandboxSettings, default_settings
 
 #: Loopback host names ``python -m harness.sandbox.fleet`` spreads the tenants over by default.
 SERVED_HOSTS = 32
 
-__all__ = ["DOCUMENT_BEHAVIOURS", "OLD_CAPABILITIES", "SANDBOX_GRANT_TYPES", "TOKEN_EXCHANGE", "VARIATIONS"]
+__all__ = ["DOCUMENT_BEHAVIOURS", "HOSTILE_VARIATIONS", "OLD_CAPABILITIES", "SANDBOX_GRANT_TYPES", "TOKEN_EXCHANGE",
+           "VARIATIONS"]
 
 #: Current releases and their weight in the fleet (Epic's production fleet, 2026-05-14).
 CURRENT_RELEASES = (("November 2025", 293), ("August 2025", 133), ("May 2025", 54), ("February 2026", 43),
@@ -111,25 +127,29 @@ class FleetTenant:
     metadata: str = "ok"
     smart: str = "ok"
     delay: float = 0.0  # seconds before either document answers
+    tls: str | None = None  # served over https with a certificate of this kind (TLS_KINDS); None: plain http
 
     def __post_init__(self) -> None:
-        if self.variation not in VARIATIONS:
+        if self.variation not in VARIATIONS and self.variation not in HOSTILE_VARIATIONS:
             raise ValueError(f"unknown fleet variation {self.variation!r}")
         for behaviour in (self.metadata, self.smart):
             if behaviour not in DOCUMENT_BEHAVIOURS:
                 raise ValueError(f"unknown document behaviour {behaviour!r}")
+        if self.tls is not None and self.tls not in TLS_KINDS:
+            raise ValueError(f"unknown certificate kind {self.tls!r} (known: {', '.join(TLS_KINDS)})")
 
     @property
     def base_path(self) -> str:
         return f"/t/{self.name}/api/FHIR/{self.fhir}"
 
-    def faults(self) -> frozenset[str]:
-        """The sandbox faults this tenant is served with."""
+    def faults(self, plain_origin: str | None = None) -> frozenset[str]:
+        """The sandbox faults this tenant is served with (``plain_origin``: where the fleet serves
+        plain http, for a tenant that redirects there from https)."""
         return tenant_faults(fhir=self.fhir, release=self.release, fhir_version=self.fhir_version,
                              drop_resources=self.drop_resources, profiles=self.profiles, rev_include=self.rev_include,
                              grant_types=self.grant_types, capabilities=self.capabilities,
                              code_challenge_methods=self.code_challenge_methods, metadata=self.metadata,
-                             smart=self.smart, delay=self.delay)
+                             smart=self.smart, delay=self.delay, plain_origin=plain_origin)
 
     def statement_key(self) -> tuple[Any, ...]:
         """What shapes the tenant's CapabilityStatement (tenants with equal keys declare alike)."""
@@ -142,7 +162,8 @@ class OffFleetAddress:
     """An address listed in the directory that no tenant answers."""
 
     name: str
-    kind: str  # "dns" (.invalid host), "connect" (closed loopback port), "tls" (TLS to the plain HTTP port)
+    kind: str  # "dns" (.invalid host), "connect" (closed loopback port), "tls" (TLS to the plain HTTP port),
+    #            "banner" (a service that is not HTTP: it writes an SSH banner; hostile fleets only)
     organization: str
 
 
@@ -179,12 +200,15 @@ def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
     return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
 
 
-def build_fleet(seed: int = 7, size: int = 420, *, slow: int = 0, slow_delay: float = 0.5) -> FleetSpec:
+def build_fleet(seed: int = 7, size: int = 420, *, slow: int = 0, slow_delay: float = 0.5,
+                hostile: bool = False) -> FleetSpec:
     """A fleet of ``size`` served tenants with every variation, deterministic from ``seed``.
 
     ``slow`` tenants answer after ``slow_delay`` seconds (for benchmarks). Besides the served
     tenants the directory lists 4 ``.invalid`` hosts, 3 addresses on a closed loopback port, 2 that
-    get TLS on the plain HTTP port, and 10 malformed addresses.
+    get TLS on the plain HTTP port, and 10 malformed addresses. With ``hostile``, one tenant of each
+    :data:`HOSTILE_VARIATIONS` is added after them (named ``hostile-<variation>``), and an address
+    whose service writes an SSH banner; the other tenants are the same as without.
     """
     fixed = sum(VARIATION_COUNTS.values()) + slow
     if size < fixed + len(SHARED_ADDRESSES):
@@ -237,6 +261,12 @@ def build_fleet(seed: int = 7, size: int = 420, *, slow: int = 0, slow_delay: fl
         ("http://epicproxy.et0965.invalid/FHIRProxy/api/FHIR/R4/", "FHIR URL"),
         ("{origin}/t/broken-6/FHIRProxy/api/FHIR/DSTU2/https://epicproxy.invalid", None),
     )
+    if hostile:
+        tenants += [FleetTenant(name=f"hostile-{variation}", variation=variation, release="November 2025",
+                                organizations=(f"Hostile {variation.replace('-', ' ').title()} Clinic",),
+                                **HOSTILE_FIELDS[variation])
+                    for variation in HOSTILE_VARIATIONS]
+        unreachable += (OffFleetAddress("banner-0", "banner", "Banner Service Clinic"),)
     return FleetSpec(seed, tuple(tenants), unreachable, malformed)
 
 
@@ -248,9 +278,11 @@ _FHIR_PREFIX = re.compile(r"^/api/fhir/(r4|stu3|dstu2)(?=/|$)", re.IGNORECASE)
 
 class FleetApp:
     """The ASGI application serving every tenant of a :class:`FleetSpec`: it routes each request
-    to its tenant's sandbox by path. ``load()`` swaps the spec (and serves every tenant afresh)."""
+    to its tenant's sandbox by path. ``load()`` swaps the spec (and serves every tenant afresh).
+    ``plain_origin`` is where it is served over plain http (for tenants that redirect there)."""
 
-    def __init__(self, spec: FleetSpec) -> None:
+    def __init__(self, spec: FleetSpec, plain_origin: str | None = None) -> None:
+        self.plain_origin = plain_origin
         self.load(spec)
 
     def load(self, spec: FleetSpec) -> None:
@@ -259,10 +291,11 @@ class FleetApp:
         self.requests = 0
 
     def tenant_app(self, tenant: FleetTenant) -> Starlette:
-        key = f"{tenant.name}|{sorted(tenant.faults())}"
+        faults = tenant.faults(self.plain_origin)
+        key = f"{tenant.name}|{sorted(faults)}"
         app = self._apps.get(key)
         if app is None:
-            app = self._apps[key] = create_app(SandboxSettings(faults=tenant.faults()))
+            app = self._apps[key] = create_app(SandboxSettings(faults=faults))
         return app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -326,13 +359,22 @@ def _with_host(base_url: str, host: str) -> str:
 
 class EmbeddedFleet(EmbeddedSandbox):
     """A :class:`FleetApp` on one loopback port of ``hosts`` loopback addresses, in a background
-    thread. ``load()`` swaps the fleet."""
+    thread. ``load()`` swaps the fleet.
+
+    A hostile fleet (``build_fleet(hostile=True)``) needs more than one port: its https tenants are
+    served by the same application on one https port per kind of certificate (signed by a throwaway
+    CA whose PEM is ``ca_file``), and its banner address by a raw socket server; ``start()`` starts
+    them when the spec has such tenants, ``stop()`` stops them."""
 
     def __init__(self, spec: FleetSpec, host: str = "127.0.0.1", port: int = 0, hosts: int = 1) -> None:
         super().__init__(default_settings(), host=host, port=port)
         self.fleet = FleetApp(spec)
         self.app = self.fleet
         self.hosts = host_aliases(host, hosts)
+        #: the https servers of the hostile tenants, by certificate kind; the banner server
+        self.tls_servers: dict[str, EmbeddedSandbox] = {}
+        self.banner: HostileServer | None = None
+        self._hostile_folder: tempfile.TemporaryDirectory[str] | None = None
 
     def _bind(self) -> list[socket.socket]:
         for _ in range(20):  # another program may hold the first free port on an alias
@@ -352,8 +394,42 @@ class EmbeddedFleet(EmbeddedSandbox):
         logger = logging.getLogger("uvicorn.error")
         if _QUIET not in logger.filters:
             logger.addFilter(_QUIET)
+        if self.running:
+            return self
         super().start()
+        self.fleet.plain_origin = self.base_url
+        try:
+            self._start_hostile()
+        except BaseException:
+            self.stop()
+            raise
         return self
+
+    def _start_hostile(self) -> None:
+        kinds = sorted({t.tls for t in self.spec.tenants if t.tls})
+        if kinds:
+            self._hostile_folder = tempfile.TemporaryDirectory(prefix="epic-fleet-tls-")
+            authority = ThrowawayCA(Path(self._hostile_folder.name), "Sandbox Fleet Throwaway CA")
+            self.ca_file = authority.ca_file
+            for kind in kinds:
+                server = EmbeddedSandbox(default_settings(), host=self.host, tls=True, cert_days=TLS_KINDS[kind],
+                                         certificate_authority=authority)
+                server.app = self.fleet
+                self.tls_servers[kind] = server.start()
+        if any(address.kind == "banner" for address in self.spec.unreachable):
+            self.banner = HostileServer("banner", host=self.host, lifetime=3600, max_connections=100_000).start()
+
+    def stop(self) -> None:
+        for server in self.tls_servers.values():
+            server.stop()
+        self.tls_servers = {}
+        if self.banner is not None:
+            self.banner.stop()
+            self.banner = None
+        super().stop()
+        if self._hostile_folder is not None:
+            self._hostile_folder.cleanup()
+            self._hostile_folder = None
 
     @property
     def spec(self) -> FleetSpec:
@@ -363,17 +439,25 @@ class EmbeddedFleet(EmbeddedSandbox):
         self.fleet.load(spec)
 
     def tenant_origin(self, name: str) -> str:
-        """The origin (one of the fleet's host names) the directory lists tenant ``name`` under."""
-        return _with_host(self.base_url, host_of(self.spec.tenant(name).name, self.hosts))
+        """The origin (one of the fleet's host names, or an https port) the directory lists tenant ``name`` under."""
+        tenant = self.spec.tenant(name)
+        if tenant.tls and tenant.tls in self.tls_servers:
+            return self.tls_servers[tenant.tls].base_url
+        return _with_host(self.base_url, host_of(tenant.name, self.hosts))
 
     def tenant_base(self, name: str) -> str:
         return self.tenant_origin(name) + self.spec.tenant(name).base_path
 
+    def _hostile_options(self) -> dict[str, Any]:
+        return {"tls_origins": {kind: server.base_url for kind, server in self.tls_servers.items()},
+                "banner_port": self.banner.port if self.banner else None}
+
     def directory(self, **options: Any) -> dict[str, Any]:
-        return endpoint_directory(self.spec, self.base_url, hosts=self.hosts, **options)
+        return endpoint_directory(self.spec, self.base_url, hosts=self.hosts, **self._hostile_options(), **options)
 
     def write_directory(self, path: str | Path, **options: Any) -> Path:
-        return write_endpoint_directory(self.spec, self.base_url, path, hosts=self.hosts, **options)
+        return write_endpoint_directory(self.spec, self.base_url, path, hosts=self.hosts, **self._hostile_options(),
+                                        **options)
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
@@ -441,37 +525,45 @@ def _variants(address: str) -> Iterable[str]:
         yield address
 
 
-def off_fleet_address(entry: OffFleetAddress, base_url: str, closed_port: int) -> str:
+def off_fleet_address(entry: OffFleetAddress, base_url: str, closed_port: int, banner_port: int | None = None) -> str:
     parts = urlsplit(base_url)
     if entry.kind == "dns":
         return f"https://{entry.name}.epichosted.invalid/FHIRProxy/api/FHIR/R4/"
-    if entry.kind == "connect":
+    if entry.kind == "connect" or (entry.kind == "banner" and banner_port is None):
         return f"http://{parts.hostname}:{closed_port}/t/{entry.name}/api/FHIR/R4/"
+    if entry.kind == "banner":
+        return f"http://{parts.hostname}:{banner_port}/t/{entry.name}/api/FHIR/R4/"
     if entry.kind == "tls":
         return f"https://{parts.netloc}/t/{entry.name}/api/FHIR/R4/"
     raise ValueError(f"unknown kind {entry.kind!r}")
 
 
 def endpoint_directory(spec: FleetSpec, base_url: str, *, closed_port: int = 1, timestamp: str | None = None,
-                       hosts: Iterable[str] = ()) -> dict[str, Any]:
+                       hosts: Iterable[str] = (), tls_origins: dict[str, str] | None = None,
+                       banner_port: int | None = None) -> dict[str, Any]:
     """A Bundle in the shape of Epic's published directory listing every tenant of ``spec`` at
-    ``base_url`` (spread over ``hosts``, host names of the same port, when given): one Endpoint per
-    organisation (shared addresses repeat, in other spellings), then the unreachable addresses,
-    then the malformed ones (NPD-style entries, without ``contained``)."""
+    ``base_url`` (spread over ``hosts``, host names of the same port, when given; an https tenant at
+    the origin ``tls_origins`` gives for its kind of certificate): one Endpoint per organisation
+    (shared addresses repeat, in other spellings), then the unreachable addresses (the banner one
+    on ``banner_port``), then the malformed ones (NPD-style entries, without ``contained``)."""
     origin = base_url.rstrip("/")
     aliases = list(hosts)
+    secure = tls_origins or {}
     rng = random.Random(spec.seed * 7919 + 1)
     entries = []
     for tenant in spec.tenants:
-        tenant_origin = _with_host(origin, host_of(tenant.name, aliases)) if aliases else origin
+        if tenant.tls:
+            tenant_origin = secure.get(tenant.tls) or f"https://{urlsplit(origin).netloc}"
+        else:
+            tenant_origin = _with_host(origin, host_of(tenant.name, aliases)) if aliases else origin
         address = f"{tenant_origin}{tenant.base_path}/"
         spellings = _variants(address)
         for i, organization in enumerate(tenant.organizations):
             start = f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T00:00:00-06:00"
             entries.append(_epic_entry(rng, address if i == 0 else next(spellings), organization, start))
     for entry in spec.unreachable:
-        entries.append(_epic_entry(rng, off_fleet_address(entry, origin, closed_port), entry.organization,
-                                   "2024-11-08T00:00:00-06:00"))
+        entries.append(_epic_entry(rng, off_fleet_address(entry, origin, closed_port, banner_port),
+                                   entry.organization, "2024-11-08T00:00:00-06:00"))
     for template, name in spec.malformed:
         entries.append(_npd_entry(rng, template.replace("{origin}", origin), name))
     stamp = timestamp or f"2026-04-27T16:09:30.{rng.randint(0, 9_999_999):07d}-05:00"
@@ -522,10 +614,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=SERVED_HOSTS,
                         help=f"loopback host names to spread the tenants over (default {SERVED_HOSTS})")
     parser.add_argument("--directory", default="fleet-endpoints.json", help="where to write the endpoint directory")
+    parser.add_argument("--hostile", action="store_true",
+                        help="add the hostile tenants (gzip bombs, an endless body, redirects inward and to http, "
+                             "https tenants with a throwaway CA, one expiring soon, an SSH banner); they take more "
+                             "ports, chosen free, and the CA's PEM is printed")
     args = parser.parse_args(argv)
-    spec = build_fleet(seed=args.seed, size=args.size, slow=args.slow)
+    spec = build_fleet(seed=args.seed, size=args.size, slow=args.slow, hostile=args.hostile)
     host = f"[{args.host}]" if ":" in args.host else args.host
     aliases = host_aliases(args.host, args.hosts)
+    if args.hostile:
+        return _serve_hostile(spec, args.host, args.port, args.hosts, args.directory)
     try:
         sockets = listen_fleet(args.host, args.port, args.hosts)
     except OSError as exc:
@@ -536,6 +634,36 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sandbox fleet: {len(spec.tenants)} tenants at http://{host}:{args.port}/t/<name> and on "
           f"{len(aliases) - 1} other loopback addresses; directory {path}")
     serve_fleet(sockets, spec)
+    return 0
+
+
+def _serve_hostile(spec: FleetSpec, host: str, port: int, hosts: int, directory: str) -> int:
+    """Serve a hostile fleet (several ports) from background threads until interrupted (Ctrl-C or
+    SIGTERM; its throwaway CA's folder is removed then)."""
+    import signal
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    fleet = EmbeddedFleet(spec, host=host, port=port, hosts=hosts)
+    try:
+        fleet.start()
+    except OSError as exc:
+        print(f"python -m harness.sandbox.fleet: cannot listen on port {port} of {host} and its loopback aliases: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        path = fleet.write_directory(directory)
+        origins = ", ".join(f"{kind} {server.base_url}" for kind, server in fleet.tls_servers.items())
+        print(f"sandbox fleet: {len(spec.tenants)} tenants at {fleet.base_url}/t/<name> and on {len(fleet.hosts) - 1} "
+              f"other loopback addresses; https tenants at {origins} (test CA {fleet.ca_file}); banner on port "
+              f"{fleet.banner.port if fleet.banner else '-'}; directory {path}")
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fleet.stop()
     return 0
 
 

@@ -7,7 +7,9 @@ its status line and headers every ``interval`` seconds (2 by default), then the 
 client's per-read timeout never fires on it; only a deadline for the whole request catches it.
 
 ``endless-headers`` sends header lines forever instead (one every ``interval``), for limits on
-the size of a response head.
+the size of a response head. ``banner`` is no HTTP server at all: it writes a service's banner
+(``SSH-2.0-...``) as soon as a client connects, refuses the first line the client sends, and
+closes.
 
 It is bounded: it serves at most ``max_connections`` connections, stops by itself ``lifetime``
 seconds after it started (60 by default), and ``stop()`` (or leaving the ``with`` block) ends
@@ -26,7 +28,8 @@ import threading
 import time
 from types import TracebackType
 
-BEHAVIOURS = ("drip-headers", "endless-headers")
+BEHAVIOURS = ("drip-headers", "endless-headers", "banner")
+BANNER = b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5\r\n"
 BODY = json.dumps({"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []}).encode()
 
 
@@ -110,6 +113,14 @@ class HostileServer:
     def _serve(self, connection: socket.socket) -> None:
         with connection:
             connection.settimeout(self.interval + 1.0)
+            if self.behaviour == "banner":
+                try:  # as an SSH daemon: its banner, then the client's first line, refused
+                    self._send(connection, BANNER)
+                    connection.recv(4096)
+                    self._send(connection, b"Invalid SSH identification string.\r\n")
+                except OSError:
+                    pass
+                return
             if not self._read_head(connection):
                 return
             try:

@@ -10,7 +10,6 @@ import pytest
 
 from harness.fhir.contract import CONTRACTS_DIR, ContractError, ContractTally, compile_path, evaluate, load_contract
 
-from fhir_corpus import sandbox_r4
 
 CATALOG = Path(__file__).resolve().parents[2] / "harness" / "catalog" / "data"
 MRN = "urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.0"
@@ -66,23 +65,35 @@ def test_the_path_language() -> None:
             compile_path(bad)
 
 
+def _served_coverages(*faults: str) -> list[dict[str, Any]]:
+    """Every Coverage a sandbox with ``faults`` serves, over HTTP (one search, every page)."""
+    from tests.sandbox.sandbox_helpers import served
+
+    with served(*faults) as (_, http):
+        bundle = http.get("/api/FHIR/R4/Coverage", params={"_count": "100"}).json()
+    return [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == "match"]
+
+
 def test_a_path_never_filled_is_reported_and_filled_ones_counted() -> None:
     contract = load_contract("careforce-phoenix")
-    tally = ContractTally(contract)
     api = "Coverage.Search (Patient Insurance Information) (R4)"
-    coverages = [r for _, r in sandbox_r4() if r["resourceType"] == "Coverage"]
-    assert len(coverages) >= 5
+    group = "Coverage.class.where(type.coding.code='group')"
+    # the sandbox fills every path; served with Coverage.class left out, it is a tenant that never fills the group
+    filled = _served_coverages()
+    coverages = _served_coverages("fhir-drop-element:Coverage=class")
+    assert len(coverages) == len(filled) >= 5 and all("class" in c for c in filled)
+    assert not any("class" in c for c in coverages)
+    tally = ContractTally(contract)
     tally.add_all(api, coverages)
     tally.add(api, {"resourceType": "OperationOutcome", "issue": []})  # not the API's type: ignored
     report = {c.path: c for c in tally.report()}
     assert report["Coverage.payor"].filled == len(coverages) == report["Coverage.payor"].resources
     never = [str(c) for c in tally.never_filled()]
-    assert f"{api}: Coverage.class.where(type.coding.code='group') never filled in {len(coverages)} resources" in never
+    assert never == [f"{api}: {group} never filled in {len(coverages)} resources"]
     # once a tenant fills it, it is no longer reported
-    grouped = [{**c, "class": [{"type": {"coding": [{"code": "group"}]}, "value": "G-1"}]} for c in coverages]
     fresh = ContractTally(contract)
-    fresh.add_all(api, grouped)
-    assert not any("Coverage.class" in str(c) for c in fresh.never_filled())
+    fresh.add_all(api, filled)
+    assert not fresh.never_filled() and {c.path: c.filled for c in fresh.report()}[group] == len(filled)
     payorless = ContractTally(contract)
     payorless.add_all(api, [{k: v for k, v in c.items() if k != "payor"} for c in coverages])
     assert any(c.path == "Coverage.payor" and c.never for c in payorless.never_filled())

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 with warnings.catch_warnings():  # starlette announces a future test-client transport
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from harness.sandbox import create_app, default_settings
+from harness.sandbox import EmbeddedSandbox, create_app, default_settings
 
 KEYS = Path(__file__).resolve().parents[2] / "harness" / "sandbox" / "tenant" / "keys"
 CLIENT_ID = "harness-sandbox-nonprod"
@@ -114,3 +117,19 @@ def get_token(client: TestClient, **form: str) -> dict[str, Any]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}", "accept": "application/fhir+json"}
+
+
+@contextmanager
+def served(*faults: str, **options: Any) -> Iterator[tuple[EmbeddedSandbox, httpx.Client]]:
+    """A sandbox with ``faults`` on a free loopback port (``options`` go to EmbeddedSandbox), and an
+    httpx client at its root carrying a fresh access token (``scope`` asks for those scopes)."""
+    scope = options.pop("scope", None)
+    settings = options.pop("settings", None) or default_settings(faults)
+    with EmbeddedSandbox(settings, **options) as sandbox, \
+            httpx.Client(base_url=sandbox.base_url, timeout=10, verify=ssl.create_default_context(
+                cafile=str(sandbox.ca_file)) if sandbox.ca_file else True) as http:
+        form = token_form(assertion(aud=sandbox.token_url), **({"scope": scope} if scope else {}))
+        answer = http.post("/oauth2/token", data=form)
+        assert answer.status_code == 200, answer.text
+        http.headers.update(bearer(answer.json()["access_token"]))
+        yield sandbox, http

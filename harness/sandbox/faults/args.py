@@ -22,6 +22,7 @@ DOCUMENTS: tuple[str, ...] = ("smart-configuration", "metadata")
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_ELEMENT = re.compile(r"^[a-z_][A-Za-z0-9_]*(\[x\])?(\.[a-z_][A-Za-z0-9_]*(\[x\])?)*$")
 
 
 @lru_cache(maxsize=None)
@@ -30,6 +31,20 @@ def served_types(version: str | None = None) -> tuple[str, ...]:
     any version) declares."""
     versions = (version,) if version else FHIR_VERSIONS
     return tuple(sorted({t for v in versions for t in documents.declared_interactions(v)}))
+
+
+@lru_cache(maxsize=None)
+def declared_params() -> tuple[str, ...]:
+    """Search parameter names any of the sandbox's CapabilityStatements declares."""
+    return tuple(sorted({name for v in FHIR_VERSIONS for names in documents.declared_search_params(v).values()
+                         for name in names}))
+
+
+def search_param(text: str) -> str:
+    known = declared_params()
+    if text not in known:
+        raise FaultError(f"{text!r} is not a search parameter the sandbox declares{did_you_mean(text, known)}")
+    return text
 
 
 def resource_type(text: str) -> str:
@@ -61,6 +76,16 @@ def dotted_path(text: str) -> str:
     if not _PATH.match(text):
         raise FaultError(f"{text!r} is not a dotted element path such as software.version")
     return text
+
+
+def element_path(text: str) -> str:
+    """A FHIR element path below the resource (``class``, ``name.family``, ``occurrence[x]``); a
+    leading resource type (``Coverage.class``) is left out."""
+    head, dot, rest = text.partition(".")
+    path = rest if dot and head[:1].isupper() else text
+    if not _ELEMENT.match(path):
+        raise FaultError(f"{text!r} is not an element path such as class, name.family or occurrence[x]")
+    return path
 
 
 def json_value(text: str) -> Any:
@@ -130,6 +155,17 @@ def origin(text: str) -> str:
             or parts.query or parts.fragment:
         raise FaultError(f"{text!r} is not an origin such as https://elsewhere.example")
     return text.rstrip("/")
+
+
+def redirect_target(text: str) -> str:
+    """An absolute http(s) URL to redirect to; ``{host}`` stands for the request's Host and
+    ``{path}`` for its path and query (``http://{host}{path}``: the same URL over plain http)."""
+    sample = text.replace("{host}", "sandbox.example:1").replace("{path}", "/p")
+    parts = urlsplit(sample)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "{" in sample or "}" in sample:
+        raise FaultError(f"{text!r} is not an http(s) URL (with {{host}} and {{path}} where wanted), such as "
+                         "http://169.254.169.254/latest/meta-data/ or http://{host}{path}")
+    return text
 
 
 def pages_by_size(text: str) -> tuple[int, int]:

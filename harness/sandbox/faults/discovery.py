@@ -11,6 +11,7 @@ from typing import Any
 
 from . import args
 from .core import Arg, FaultError, FaultKind, Hook, choice, sets, sets_arg
+from .paths import drop_path, set_path
 from .policies import DocumentPolicy
 
 SMART = "smart-configuration"
@@ -33,36 +34,6 @@ def _drop(document: dict[str, Any], name: str) -> None:
 
 def _set(document: dict[str, Any], name: str, value: Any) -> None:
     document[name] = value
-
-
-def _nodes(node: Any, parts: list[str], create: bool) -> list[dict[str, Any]]:
-    """The objects a dotted path's parent names, through lists (``rest.resource`` is every
-    resource); with ``create``, missing objects on the way are made."""
-    if isinstance(node, list):
-        return [found for item in node for found in _nodes(item, parts, create)]
-    if not isinstance(node, dict):
-        return []
-    if not parts:
-        return [node]
-    head, rest = parts[0], parts[1:]
-    if head not in node:
-        if not create:
-            return []
-        node[head] = {}
-    return _nodes(node[head], rest, create)
-
-
-def set_path(document: dict[str, Any], path: str, value: Any) -> None:
-    """Set element ``path`` (dotted, through lists) to ``value``, creating missing objects."""
-    *parents, last = path.split(".")
-    for node in _nodes(document, parents, create=True):
-        node[last] = value
-
-
-def drop_path(document: dict[str, Any], path: str) -> None:
-    *parents, last = path.split(".")
-    for node in _nodes(document, parents, create=False):
-        node.pop(last, None)
 
 
 def _fhir_version(statement: dict[str, Any], value: str) -> None:
@@ -158,4 +129,14 @@ KINDS: tuple[FaultKind, ...] = (
               (args.DOCUMENT,), effect=sets("first_request_fails"), keyed=True),
     FaultKind("discovery-delay", Hook.DISCOVERY, "both discovery documents answer after SECONDS",
               (Arg("SECONDS", args.seconds),), effect=sets_arg("delay")),
+    # hostile answers to either document
+    FaultKind("discovery-gzip-bomb", Hook.DISCOVERY, "DOCUMENT answers Content-Encoding: gzip, about 1 MB that "
+              "decodes to 1 GiB of zeros", (args.DOCUMENT,), effect=sets("gzip_bomb"), keyed=True),
+    FaultKind("discovery-double-gzip", Hook.DISCOVERY, "DOCUMENT answers Content-Encoding: gzip, gzip: about 10 KB "
+              "that decode to 4 GiB of zeros", (args.DOCUMENT,), effect=sets("double_gzip"), keyed=True),
+    FaultKind("discovery-endless-body", Hook.DISCOVERY, "DOCUMENT answers 200 with a JSON body that never ends",
+              (args.DOCUMENT,), effect=sets("endless"), keyed=True),
+    FaultKind("discovery-redirect", Hook.DISCOVERY, "DOCUMENT answers 302 to URL ({host} and {path} stand for the "
+              "request's; e.g. http://169.254.169.254/latest/meta-data/ inward, http://{host}{path} from https to "
+              "http)", (args.DOCUMENT, Arg("URL", args.redirect_target)), effect=sets_arg("redirect"), keyed=True),
 )

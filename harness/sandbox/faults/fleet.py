@@ -24,8 +24,13 @@ OLD_CAPABILITIES = ("launch-ehr", "launch-standalone", "client-public", "client-
                     "context-banner", "context-style", "context-ehr-patient", "context-ehr-encounter",
                     "context-standalone-patient", "permission-offline", "permission-patient", "permission-user",
                     "sso-openid-connect")
-#: How a discovery document is served.
-DOCUMENT_BEHAVIOURS = ("ok", "404", "403", "503", "html", "xml", "hang", "flaky")
+#: How a discovery document is served (the last five: hostile tenants only).
+DOCUMENT_BEHAVIOURS = ("ok", "404", "403", "503", "html", "xml", "hang", "flaky",
+                       "gzip-bomb", "double-gzip", "endless", "redirect-inward", "redirect-http")
+#: Where an inward redirect leads: the cloud metadata address, which no fleet run may reach.
+INWARD = "http://169.254.169.254/latest/meta-data/"
+#: Certificates a hostile https tenant is served with -> days the certificate is valid.
+TLS_KINDS: dict[str, float] = {"valid": 365.0, "expiring": 10.0}
 
 #: Every tenant variation: name -> what that tenant does.
 VARIATIONS: dict[str, str] = {
@@ -72,6 +77,25 @@ VARIATION_FIELDS: dict[str, dict[str, Any]] = {
     "slow": {"delay": 0.5},
     "dstu2": {"fhir": "DSTU2"},
 }
+#: Hostile tenants, never in the default fleet (``build_fleet(hostile=True)``): name -> what it does.
+HOSTILE_VARIATIONS: dict[str, str] = {
+    "gzip-bomb": "/metadata answers Content-Encoding: gzip, about 1 MB that decodes to 1 GiB of zeros",
+    "double-gzip": "/metadata answers Content-Encoding: gzip, gzip, about 10 KB that decode to 4 GiB",
+    "endless-body": "/metadata answers 200 with a body that never ends",
+    "redirect-inward": f"/metadata redirects to {INWARD} (an internal address)",
+    "https": "an https tenant whose certificate is signed by the fleet's throwaway CA, valid a year",
+    "https-expiring": "an https tenant whose certificate expires in 10 days",
+    "redirect-to-http": "an https tenant whose /metadata redirects to the same tenant over plain http",
+}
+HOSTILE_FIELDS: dict[str, dict[str, Any]] = {
+    "gzip-bomb": {"metadata": "gzip-bomb"},
+    "double-gzip": {"metadata": "double-gzip"},
+    "endless-body": {"metadata": "endless"},
+    "redirect-inward": {"metadata": "redirect-inward"},
+    "https": {"tls": "valid"},
+    "https-expiring": {"tls": "expiring"},
+    "redirect-to-http": {"tls": "valid", "metadata": "redirect-http"},
+}
 CURRENT: dict[str, Any] = {"fhir": "R4", "release": "November 2025", "fhir_version": None, "drop_resources": (),
                            "profiles": True, "rev_include": True, "grant_types": SANDBOX_GRANT_TYPES,
                            "capabilities": None, "code_challenge_methods": None, "metadata": "ok", "smart": "ok",
@@ -79,14 +103,17 @@ CURRENT: dict[str, Any] = {"fhir": "R4", "release": "November 2025", "fhir_versi
 
 _BEHAVIOUR_FAULTS = {"404": "discovery-error:{doc}=404", "403": "discovery-error:{doc}=403",
                      "503": "discovery-error:{doc}=503", "html": "discovery-sign-in-page:{doc}",
-                     "hang": "discovery-hang:{doc}", "flaky": "discovery-flaky:{doc}"}
+                     "hang": "discovery-hang:{doc}", "flaky": "discovery-flaky:{doc}",
+                     "gzip-bomb": "discovery-gzip-bomb:{doc}", "double-gzip": "discovery-double-gzip:{doc}",
+                     "endless": "discovery-endless-body:{doc}", "redirect-inward": f"discovery-redirect:{{doc}}={INWARD}"}
 
 
 def tenant_faults(*, fhir: str, release: str, fhir_version: str | None, drop_resources: Iterable[str],
                   profiles: bool, rev_include: bool, grant_types: tuple[str, ...] | None,
                   capabilities: tuple[str, ...] | None, code_challenge_methods: tuple[str, ...] | None,
-                  metadata: str, smart: str, delay: float) -> frozenset[str]:
-    """The sandbox faults of a fleet tenant with these fields."""
+                  metadata: str, smart: str, delay: float, plain_origin: str | None = None) -> frozenset[str]:
+    """The sandbox faults of a fleet tenant with these fields. ``plain_origin``: where the fleet
+    serves plain http, for a redirect from https to http (else the same host and port)."""
     chosen = {f"metadata-set:{fhir}=software.version={json.dumps(release)}", f"metadata-live-date:{fhir}"}
     if fhir_version:
         chosen.add(f"metadata-fhir-version:{fhir}={fhir_version}")
@@ -103,6 +130,8 @@ def tenant_faults(*, fhir: str, release: str, fhir_version: str | None, drop_res
         if behaviour == "xml":
             if document == "metadata":
                 chosen.add(f"metadata-xml-only:{fhir}")
+        elif behaviour == "redirect-http":
+            chosen.add(f"discovery-redirect:{document}={plain_origin or 'http://{host}'}{{path}}")
         elif behaviour in _BEHAVIOUR_FAULTS:
             chosen.add(_BEHAVIOUR_FAULTS[behaviour].format(doc=document))
     if delay:

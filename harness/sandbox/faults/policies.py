@@ -26,12 +26,17 @@ class DocumentPolicy:
     delay: float = 0.0  # seconds before answering
     hang: bool = False  # never answer
     first_request_fails: bool = False  # the first request answers 503, the next ones work
+    gzip_bomb: bool = False  # Content-Encoding: gzip, about 1 MB that decodes to 1 GiB of zeros
+    double_gzip: bool = False  # Content-Encoding: gzip, gzip, about 10 KB that decode to 4 GiB of zeros
+    endless: bool = False  # a 200 whose body never ends
+    redirect: str | None = None  # 302 to this URL ({host}: the request's Host, {path}: its path and query)
 
 
 #: Scope grant policies: how the token endpoint turns a request's ``scope`` into granted scopes.
 SCOPE_GRANTS: dict[str, str] = {
     "registered": "every scope registered for the client, whatever the request asks (Epic)",
-    "requested": "the registered scopes within those asked; none of them registered is invalid_scope",
+    "requested": "the scopes asked, as written where the registration covers them, else the registered scopes "
+                 "within them; none of them registered is invalid_scope",
     "strict": "the scopes asked, each of which must be registered (otherwise invalid_scope)",
     "required": "as requested, and a request without scope is refused with invalid_scope",
 }
@@ -51,6 +56,7 @@ class TokenPolicy:
     response_set: list[tuple[str, Any]] = field(default_factory=list)  # successful body: field -> value (None drops)
     bom: bool = False  # a UTF-8 byte order mark before the JSON
     error_description: str | None = None  # every refusal's error_description
+    grant_unknown: bool = False  # requested scopes of unknown resource types or permissions are granted as asked
 
 
 @dataclass
@@ -77,6 +83,13 @@ class FhirPolicy:
     diagnostics: str | None = None  # every OperationOutcome issue's diagnostics
     malformed_is_500: bool = False  # a malformed search value crashes (IIS 500) instead of 4100
     wrong_patient: bool = False  # searches naming a patient answer another patient's resources
+    ignore_patient: bool = False  # searches drop the parameters that restrict the patient
+    ignored_params: set[str] = field(default_factory=set)  # search parameters dropped (still in the self link)
+    date_prefix_as_eq: bool = False  # every date prefix (ge, le, gt, lt, ne, sa, eb, ap) is read as eq
+    post_search_drops_last: bool = False  # POST _search leaves out the last match
+    ignore_count: bool = False  # _count is ignored: pages of up to 1000 entries
+    unscoped_writes: bool = False  # creates and updates are accepted whatever the token's scopes
+    edits: list[Edit] = field(default_factory=list)  # changes to every resource served, in order
 
 
 @dataclass

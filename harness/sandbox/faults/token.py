@@ -42,6 +42,9 @@ KINDS: tuple[FaultKind, ...] = (
               "order mark before the JSON", effect=sets("bom")),
     FaultKind("token-access-token-length", Hook.TOKEN, "issued access tokens are N characters long (e.g. 20001; "
               "they still work)", (Arg("N", args.positive("characters", maximum=1_000_000)),), effect=sets_arg("access_token_length")),
+    FaultKind("token-grant-unknown-scope", Hook.TOKEN, "requested scopes the server does not know (an unknown "
+              "resource type, e.g. system/Bogus.read, or unknown permissions, e.g. system/Patient.x) are granted as "
+              "asked: the token response's scope lists them", effect=sets("grant_unknown")),
     FaultKind("token-error-description", Hook.TOKEN, "every refusal's error_description is TEXT (a JSON string for "
               "escapes, e.g. \"\\u001b[31m\", or the text as it is)", (Arg("TEXT", args.text_value),),
               effect=sets_arg("error_description")),

@@ -1,10 +1,13 @@
 """Search parameters: which ones each resource type knows, and whether a resource matches them.
 
-A parameter has a kind (token, reference, string, date) and the element paths it looks at; a
-search matches a resource when every parameter matches (repeated parameters AND, comma-separated
-values OR). Values follow FHIR's search syntax: ``system|code``, ``|code``, ``code``; references as
-``id``, ``Type/id`` or an absolute URL; strings match the start of any word-part, case- and
-accent-insensitively (``:exact``, ``:contains``); dates take the ``eq ne gt lt ge le`` prefixes.
+A parameter has a kind (token, reference, string, date) and the element paths it looks at (the
+FHIR R4 SearchParameter's expression; ``where`` keeps only the first element's items with one
+value, as ``telecom.where(system='email')``); a search matches a resource when every parameter
+matches (repeated parameters AND, comma-separated values OR). Values follow FHIR's search syntax:
+``system|code``, ``|code``, ``system|``, ``code`` (``:not``, ``:text``); references as ``id``,
+``Type/id`` or an absolute URL (``:Type`` names the target); strings match the start of any part,
+case- and accent-insensitively (``:exact``, ``:contains``); dates are ranges compared by their
+prefix (``dates.py``); ``:missing=true|false`` asks whether the element is there at all.
 
 Parameters a type does not know are reported back, not applied: Epic ignores them on most
 resources and refuses them on Patient and Observation (``search.py`` decides).
@@ -12,14 +15,13 @@ resources and refuses them on Patient and Observation (``search.py`` decides).
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from ..population.versions import relative_reference
+from . import dates
 
 #: Parameters that shape the answer rather than filter it.
 CONTROL_PARAMS: frozenset[str] = frozenset({
@@ -33,10 +35,17 @@ class Param:
     kind: str  # "id" | "token" | "reference" | "string" | "date" | "uri"
     paths: tuple[str, ...] = ()
     target: str | None = None  # the reference's resource type, for bare ids
+    where: tuple[str, str] | None = None  # (member, value) the first element's items must have
 
     def values(self, resource: dict[str, Any]) -> Iterator[Any]:
         for path in self.paths:
-            yield from _walk(resource, path.split("."))
+            head, *rest = path.split(".")
+            found = resource.get(head) if isinstance(resource, dict) else None
+            items = found if isinstance(found, list) else [found] if found is not None else []
+            if self.where is not None:
+                member, wanted = self.where
+                items = [item for item in items if isinstance(item, dict) and item.get(member) == wanted]
+            yield from _walk(items, rest)
 
 
 def _walk(node: Any, parts: Sequence[str]) -> Iterator[Any]:
@@ -52,8 +61,8 @@ def _walk(node: Any, parts: Sequence[str]) -> Iterator[Any]:
         yield from _walk(node[parts[0]], parts[1:])
 
 
-def _token(*paths: str) -> Param:
-    return Param("token", paths)
+def _token(*paths: str, where: tuple[str, str] | None = None) -> Param:
+    return Param("token", paths, where=where)
 
 
 def _ref(*paths: str, target: str | None = None) -> Param:
@@ -70,6 +79,8 @@ def _date(*paths: str) -> Param:
 
 _ID = Param("id")
 _IDENTIFIER = _token("identifier")
+_TELECOM = {"telecom": _token("telecom"), "phone": _token("telecom", where=("system", "phone")),
+            "email": _token("telecom", where=("system", "email"))}
 _ADDRESS = {
     "address": _string("address"),
     "address-city": _string("address.city"),
@@ -87,13 +98,12 @@ PARAMS: dict[str, dict[str, Param]] = {
         "name": _string("name"),
         "birthdate": _date("birthDate"),
         "gender": _token("gender"),
-        "telecom": _token("telecom"),
-        "phone": _token("telecom"),
-        "email": _token("telecom"),
+        **_TELECOM,
         "general-practitioner": _ref("generalPractitioner", "careProvider", target="Practitioner"),
         "organization": _ref("managingOrganization", target="Organization"),
         "active": _token("active"),
-        "legal-sex": _token("extension.valueCodeableConcept"),
+        "legal-sex": _token("extension.valueCodeableConcept",
+                            where=("url", "http://open.epic.com/FHIR/StructureDefinition/extension/legal-sex")),
         "own-name": _string("name"),
         "own-prefix": _string("name.prefix"),
         "death-date": _date("deceasedDateTime"),
@@ -109,9 +119,7 @@ PARAMS: dict[str, dict[str, Param]] = {
         "name": _string("name"),
         "gender": _token("gender"),
         "active": _token("active"),
-        "telecom": _token("telecom"),
-        "phone": _token("telecom"),
-        "email": _token("telecom"),
+        **_TELECOM,
         "communication": _token("communication"),
         "address-use": _token("address.use"),
         **_ADDRESS,
@@ -124,9 +132,7 @@ PARAMS: dict[str, dict[str, Param]] = {
         "role": _token("code"),
         "active": _token("active"),
         "identifier": _IDENTIFIER,
-        "telecom": _token("telecom"),
-        "phone": _token("telecom"),
-        "email": _token("telecom"),
+        **_TELECOM,
         "date": _date("period"),
         "endpoint": _ref("endpoint", target="Endpoint"),
         "service": _ref("healthcareService", target="HealthcareService"),
@@ -200,9 +206,9 @@ PARAMS: dict[str, dict[str, Param]] = {
         "code": _token("code"),
         "clinical-status": _token("clinicalStatus"),
         "encounter": _ref("encounter", target="Encounter"),
-        "onset-date": _date("onsetDateTime"),
+        "onset-date": _date("onsetDateTime", "onsetPeriod"),
         "recorded-date": _date("recordedDate"),
-        "abatement-date": _date("abatementDateTime"),
+        "abatement-date": _date("abatementDateTime", "abatementPeriod"),
         "verification-status": _token("verificationStatus"),
         "severity": _token("severity"),
         "body-site": _token("bodySite"),
@@ -260,7 +266,7 @@ PARAMS: dict[str, dict[str, Param]] = {
         "status": _token("status"),
         "encounter": _ref("context.encounter", target="Encounter"),
         "author": _ref("author"),
-        "identifier": _IDENTIFIER,
+        "identifier": _token("masterIdentifier", "identifier"),
         "class": _token("class", "category"),
         "created": _date("created", "date"),
         "indexed": _date("indexed", "date"),
@@ -362,9 +368,7 @@ PARAMS: dict[str, dict[str, Param]] = {
         "given": _string("name.given"),
         "gender": _token("gender"),
         "active": _token("active"),
-        "telecom": _token("telecom"),
-        "phone": _token("telecom"),
-        "email": _token("telecom"),
+        **_TELECOM,
         "birthdate": _date("birthDate"),
         "identifier": _IDENTIFIER,
         "address-use": _token("address.use"),
@@ -469,10 +473,13 @@ def parse(
             if name not in accepted:
                 query.unknown.append(raw_name)
             continue
-        if modifier == "missing":
-            continue
         values = [value.strip() for value in _split(raw_value) if value.strip()]
-        if param.kind == "date":
+        if modifier == "missing":
+            if raw_value.strip() not in ("true", "false"):
+                query.invalid.append((raw_name, raw_value))
+                continue
+            values = [raw_value.strip()]
+        elif param.kind == "date":
             bad = [value for value in values if not valid_date(value)]
             if bad:
                 query.invalid.append((raw_name, bad[0]))
@@ -501,10 +508,18 @@ def _split(value: str) -> list[str]:
 
 
 def matches(resource: dict[str, Any], query: Query) -> bool:
-    return all(
-        any(_matches(resource, param, modifier, value) for value in values)
-        for _, modifier, param, values in query.filters
-    )
+    return all(_filter_matches(resource, param, modifier, values) for _, modifier, param, values in query.filters)
+
+
+def _filter_matches(resource: dict[str, Any], param: Param, modifier: str | None, values: list[str]) -> bool:
+    """One parameter: any of its values matches (``:not``: none does; ``:missing``: the element's
+    absence is as asked)."""
+    if modifier == "missing":
+        present = resource.get("id") is not None if param.kind == "id" else any(True for _ in param.values(resource))
+        return present == (values[0] == "false")
+    if modifier == "not" and param.kind == "token":
+        return not any(_matches(resource, param, None, value) for value in values)
+    return any(_matches(resource, param, modifier, value) for value in values)
 
 
 def _matches(resource: dict[str, Any], param: Param, modifier: str | None, value: str) -> bool:
@@ -514,7 +529,8 @@ def _matches(resource: dict[str, Any], param: Param, modifier: str | None, value
     if param.kind == "token":
         return any(_token_matches(node, value, modifier) for node in nodes)
     if param.kind == "reference":
-        return any(_reference_matches(node, value, param.target) for node in nodes)
+        target = modifier if modifier and modifier[:1].isupper() else param.target
+        return any(_reference_matches(node, value, target) for node in nodes)
     if param.kind == "string":
         return any(_string_matches(text, value, modifier) for node in nodes for text in _strings(node))
     if param.kind == "date":
@@ -609,54 +625,16 @@ def _string_matches(text: str, value: str, modifier: str | None) -> bool:
     return have.startswith(want)
 
 
-# --- dates ----------------------------------------------------------------------------------
-
-_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
-_DATE = re.compile(
-    r"^(?:eq|ne|gt|lt|ge|le|sa|eb|ap)?"
-    r"(?P<date>\d{4}(?:-\d{2}(?:-\d{2})?)?)"
-    r"(?:T(?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(?P<zone>Z|[+-]\d{2}:\d{2})?)?$"
-)
+# --- dates ---------------------------------------------------------------------------------
 
 
 def valid_date(value: str) -> bool:
-    """Is ``value`` a FHIR search date (optional prefix, then YYYY[-MM[-DD[Thh:mm[:ss][zone]]]])
+    """Is ``value`` a FHIR search date (an optional prefix, then YYYY[-MM[-DD[Thh:mm[:ss[.f]][zone]]]])
     naming a real calendar date and time?"""
-    match = _DATE.match(value)
-    if not match:
-        return False
-    parts = match["date"].split("-")
-    try:
-        date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, int(parts[2]) if len(parts) > 2 else 1)
-        if match["time"]:
-            hour, minute = (int(x) for x in match["time"].split(":")[:2])
-            second = float(match["time"].split(":")[2]) if match["time"].count(":") == 2 else 0.0
-            if hour > 23 or minute > 59 or second >= 60:
-                return False
-    except ValueError:
-        return False
-    return True
+    return dates.date_range(dates.split_prefix(value)[1]) is not None
 
 
 def _date_matches(node: Any, value: str) -> bool:
-    prefix = value[:2] if value[:2] in _PREFIXES else "eq"
-    wanted = value[2:] if value[:2] in _PREFIXES else value
-    if isinstance(node, dict):
-        start, end = node.get("start"), node.get("end")
-    elif isinstance(node, str):
-        start = end = node
-    else:
-        return False
-    low = (start or "0000")[: len(wanted)]
-    high = (end or start or "9999")[: len(wanted)]
-    if prefix in ("eq", "ap"):
-        return low <= wanted <= high
-    if prefix == "ne":
-        return not (low <= wanted <= high)
-    if prefix in ("gt", "sa"):
-        return high > wanted
-    if prefix in ("lt", "eb"):
-        return low < wanted
-    if prefix == "ge":
-        return high >= wanted
-    return low <= wanted  # le
+    prefix, text = dates.split_prefix(value)
+    wanted, have = dates.date_range(text), dates.target_range(node)
+    return wanted is not None and have is not None and dates.prefix_holds(prefix, wanted, have)

@@ -1,5 +1,6 @@
 """Resources as one request sees them: absolute references outside R4, URLs under the request's
-root, searchset entries, and (by the FHIR policy of their type) resources that break the schema."""
+root, searchset entries, and (by the FHIR policy of their type) elements left out or resources
+that break the schema."""
 
 from __future__ import annotations
 
@@ -8,24 +9,28 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import urls
+from ..faults.policies import FhirPolicy
 from ..population.versions import absolute_references
 from .request import FhirRequest
 
 
 class Presenter:
-    """Presents resources for one request. ``broken(type)`` says whether a type's resources are
-    to break the FHIR schema."""
+    """Presents resources for one request. ``policy(type)`` is the type's FHIR policy: whether its
+    resources are to break the FHIR schema, and the edits (elements left out) made to each."""
 
-    def __init__(self, request: FhirRequest, broken: Callable[[str], bool]) -> None:
+    def __init__(self, request: FhirRequest, policy: Callable[[str], FhirPolicy]) -> None:
         self.request = request
-        self.broken = broken
+        self.policy = policy
 
     def present(self, resource: dict[str, Any]) -> dict[str, Any]:
         shown = copy.deepcopy(resource)
         if self.request.version != "R4":
             shown = absolute_references(shown, self.request.base_url)
         shown = urls.rewrite(shown, self.request.root)
-        if self.broken(str(shown.get("resourceType", ""))):
+        policy = self.policy(str(shown.get("resourceType", "")))
+        for edit in policy.edits:
+            edit(shown)
+        if policy.invalid:
             break_schema(shown)
         return shown
 

@@ -7,7 +7,10 @@ otherwise), entries carry ``fullUrl`` and ``search.mode: match``, links are ``ne
 ``_count`` says otherwise. Unknown parameters are ignored, except on Patient and Observation (400,
 59100); parameters the CapabilityStatement lists are never unknown. A Patient search needs
 demographics, ``_id`` or ``identifier`` (400, 59159). A date that is no date is refused (400,
-4100). The type's FHIR policy may empty the results or add Epic's 59204 warnings.
+4100). The type's FHIR policy may empty the results or add Epic's 59204 warnings, or misread the search:
+drop parameters (those that restrict the patient, or named ones), read every date prefix as
+``eq``, leave the last match out of a POST ``_search``, ignore ``_count``. A token narrowed to
+categories (Epic's qualified scopes) finds only those, with a 59204 for what it left out.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from typing import Any
-from urllib.parse import urlencode
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode
 
 from .. import documents, outcomes, payloads
 from ..faults.policies import FhirPolicy
 from ..outcomes import FhirError
-from . import params
+from ..token.scopes import scope_queries
+from . import dates, params
 from .paging import OFFSET_PARAM, Page, Pager
 from .present import Presenter
 from .request import Answer, FhirRequest, param
@@ -36,6 +41,8 @@ PATIENT_SEARCH_ANCHORS = frozenset({
     "_id", "identifier", "family", "given", "name", "own-name", "birthdate", "telecom", "phone",
     "email", "address", "address-city", "address-state", "address-postalcode",
 })
+#: Search parameters that restrict a search to one patient (with every reference to a Patient).
+PATIENT_PARAMS = frozenset({"patient", "subject"})
 #: Search parameters whose value names the API context of a search (for 59204's diagnostics).
 CONTEXT_PARAMS = ("category", "code", "service-category")
 
@@ -48,11 +55,20 @@ def search(request: FhirRequest, route: Route, store: ResourceStore, pager: Page
         page = pager.from_session(request, route, token)
         return Answer(_bundle(request, route, store, present, page, []))
     parsed = _parse(request, _other_patient(route, store, request.version) if policy.wrong_patient else route, policy)
+    parsed = _misread(parsed, policy)
     found = [] if policy.empty else [
         resource for resource in store.of_type(request.version, route.resource_type)
         if params.matches(resource, parsed)
     ]
+    if policy.post_search_drops_last and request.method == "POST":
+        found = found[:-1]
     issues: list[dict[str, Any]] = []
+    allowed = scope_filter(request.scopes, route.resource_type, "s")
+    if allowed is not None:
+        kept = [resource for resource in found if allowed(resource)]
+        if len(kept) < len(found):
+            issues.append(outcomes.not_authorized(route.resource_type, "Outside Record"))
+        found = kept
     if policy.not_authorized:
         found = []
         issues.append(outcomes.not_authorized(route.resource_type, context_of(query)))
@@ -65,7 +81,7 @@ def search(request: FhirRequest, route: Route, store: ResourceStore, pager: Page
         bundle.pop("entry")
         return Answer(bundle)
     keys = [(resource["resourceType"], resource["id"]) for resource in found]
-    page_size = page_size_of(query)
+    page_size = DEFAULT_PAGE_SIZE if policy.ignore_count else page_size_of(query)
     offset = _offset(query) if pager.policy(route.resource_type).next_style == "query" else 0
     page = pager.at_offset(request, route, keys, page_size, offset) if offset else \
         pager.first(request, route, keys, page_size)
@@ -85,6 +101,30 @@ def _parse(request: FhirRequest, route: Route, policy: FhirPolicy) -> params.Que
     if issues:
         raise FhirError(400, *issues)
     return parsed
+
+
+def scope_filter(scopes: tuple[str, ...], resource_type: str, letter: str) -> Callable[[dict[str, Any]], bool] | None:
+    """Which resources of ``resource_type`` a token narrowed by Epic's category-qualified scopes
+    (``system/Condition.s?category=...``) may see with interaction ``letter``; None: all of them."""
+    queries = scope_queries(scopes, resource_type, letter)
+    if queries is None:
+        return None
+    narrowed = [params.parse(resource_type, parse_qsl(query)) for query in queries]
+    return lambda resource: any(params.matches(resource, query) for query in narrowed)
+
+
+def _misread(query: params.Query, policy: FhirPolicy) -> params.Query:
+    """``query`` as a faulty server applies it: parameters it drops, date prefixes it reads as eq."""
+    filters = []
+    for name, modifier, param, values in query.filters:
+        if name in policy.ignored_params:
+            continue
+        if policy.ignore_patient and (name in PATIENT_PARAMS or param.target == "Patient"):
+            continue
+        if policy.date_prefix_as_eq and param.kind == "date":
+            values = ["eq" + dates.split_prefix(value)[1] for value in values]
+        filters.append((name, modifier, param, values))
+    return dataclasses.replace(query, filters=filters)
 
 
 def _other_patient(route: Route, store: ResourceStore, version: str) -> Route:

@@ -38,6 +38,13 @@ INSUFFICIENT_SCOPE = (
     'Bearer error="insufficient_scope", '
     'error_description="The access token provided is valid, but is not authorized for this service"'
 )
+#: Scope letters of the interactions that write.
+WRITE_LETTERS = frozenset("cud")
+
+
+def insufficient_scope() -> Response:
+    """Epic's answer to a valid token whose scopes do not cover the request: 403, no body."""
+    return Response(status_code=403, headers={"www-authenticate": INSUFFICIENT_SCOPE})
 
 
 class FhirService:
@@ -57,10 +64,16 @@ class FhirService:
         found = route(request)
         if found is None or self.policy(found.resource_type).not_served:
             return negotiation.html("iis-404")
-        letter = SCOPE_LETTER.get(found.interaction)
-        if letter and not permits(request.scopes, found.resource_type, letter):
-            return Response(status_code=403, headers={"www-authenticate": INSUFFICIENT_SCOPE})
         policy = self.policy(found.resource_type)
+        letter = SCOPE_LETTER.get(found.interaction)
+        if letter and not permits(request.scopes, found.resource_type, letter) \
+                and not (policy.unscoped_writes and letter in WRITE_LETTERS):
+            return insufficient_scope()
+        if found.interaction is Interaction.READ and found.resource_id is not None:
+            allowed = search.scope_filter(request.scopes, found.resource_type, "r")
+            resource = self.store.get(request.version, found.resource_type, found.resource_id)
+            if allowed is not None and resource is not None and not allowed(resource):
+                return insufficient_scope()  # outside the categories the token is narrowed to
         try:
             answer = self._answer(request, found, policy)
         except FhirError as error:
@@ -85,7 +98,7 @@ class FhirService:
                 "fatal" if policy.status >= 400 else "information",
                 "exception" if policy.status >= 500 else "processing",
                 f"{found.resource_type} requests cannot be processed right now (HTTP {policy.status})."))
-        present = Presenter(request, lambda resource_type: self.policy(resource_type).invalid)
+        present = Presenter(request, self.policy)
         if found.interaction is Interaction.READ:
             return interactions.read(request, found, self.store, present)
         if found.interaction is Interaction.SEARCH:

@@ -192,8 +192,21 @@ def practitioner_display(index: int) -> str:
 
 
 
+#: Types whose resources the builders write without an identifier, and the (invented) Epic OID of
+#: the one each gets: like Epic's, every clinical record has an id of its own system.
+RECORD_ID_SYSTEMS: dict[str, str] = {
+    "Communication": f"{EPIC_OID}.2.737385", "Condition": f"{EPIC_OID}.2.768076", "Consent": f"{EPIC_OID}.2.730050",
+    "EpisodeOfCare": f"{EPIC_OID}.2.726668", "Flag": f"{EPIC_OID}.2.727881", "List": f"{EPIC_OID}.2.807589",
+    "PractitionerRole": f"{EPIC_OID}.2.836982", "QuestionnaireResponse": f"{EPIC_OID}.2.727880",
+    "RelatedPerson": f"{EPIC_OID}.2.698094", "Task": f"{EPIC_OID}.2.769049",
+}
+#: Types whose ``identifier`` is one Identifier, not a list (R4).
+SINGLE_IDENTIFIER = frozenset({"QuestionnaireResponse"})
+
+
 class Builder:
-    """Collects resources by type and id, in insertion order."""
+    """Collects resources by type and id, in insertion order; a record of a type in
+    :data:`RECORD_ID_SYSTEMS` written without an identifier gets one (numbered in order)."""
 
     def __init__(self) -> None:
         self.r4: dict[str, dict[str, dict[str, Any]]] = {}
@@ -201,9 +214,15 @@ class Builder:
 
     def add(self, resource: dict[str, Any], *, stu3_only: bool = False) -> dict[str, Any]:
         store = self.stu3_only if stu3_only else self.r4
-        by_id = store.setdefault(resource["resourceType"], {})
+        kind = resource["resourceType"]
+        by_id = store.setdefault(kind, {})
         if resource["id"] in by_id:
-            raise ValueError(f"duplicate id {resource['resourceType']}/{resource['id']}")
+            raise ValueError(f"duplicate id {kind}/{resource['id']}")
+        if kind in RECORD_ID_SYSTEMS and "identifier" not in resource:
+            identifier = {"use": "usual", "system": RECORD_ID_SYSTEMS[kind], "value": str(100001 + len(by_id))}
+            resource = {"resourceType": kind, "id": resource["id"],
+                        "identifier": identifier if kind in SINGLE_IDENTIFIER else [identifier],
+                        **{k: v for k, v in resource.items() if k not in ("resourceType", "id")}}
         by_id[resource["id"]] = resource
         return resource
 

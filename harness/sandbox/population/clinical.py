@@ -67,9 +67,16 @@ def encounters(b: Builder) -> None:
                 "period": {"start": instant(day, 15)} if planned else
                           {"start": instant(day, 15), "end": instant(day, 15, 40)},
                 "reasonCode": [concept(SNOMED, "185349003", "Encounter for check up", "Check-up")],
+                "hospitalization": {"preAdmissionIdentifier": {"use": "usual", "system": f"{EPIC_OID}.2.698084",
+                                                               "value": f"PRE{27000 + index * 100 + number}"}}
+                if planned else {"dischargeDisposition": concept("http://terminology.hl7.org/CodeSystem/"
+                                                                 "discharge-disposition", "home", "Home")},
                 "location": [{"location": ref("Location", loc_id, loc_name)}],
                 "serviceProvider": ref("Organization", MAIN_ORGANIZATION, MAIN_ORGANIZATION_NAME),
             }
+            if number < condition_count(index):  # the reason for visit recorded at this visit
+                encounter["reasonReference"] = [ref("Condition", condition_id(person, number),
+                                                    REASONS[(number + index) % len(REASONS)][1])]
             b.add(encounter)
 
 
@@ -82,14 +89,23 @@ REASONS: tuple[tuple[str, str], ...] = (
 )
 
 
+def condition_count(index: int) -> int:
+    """Reasons for visit recorded: at Camila's first five visits, at the others' first."""
+    return 5 if index == 0 else 1
+
+
+def condition_id(person: Person, number: int) -> str:
+    return epic_id(f"condition-rfv-{person.key}-{number}")
+
+
 def conditions(b: Builder) -> None:
     for index, person in enumerate(PATIENTS):
-        for number in range(5 if index == 0 else 1):
+        for number in range(condition_count(index)):
             code, display = REASONS[(number + index) % len(REASONS)]
             onset = encounter_day(index, number)
             b.add({
                 "resourceType": "Condition",
-                "id": epic_id(f"condition-rfv-{person.key}-{number}"),
+                "id": condition_id(person, number),
                 "clinicalStatus": concept("http://terminology.hl7.org/CodeSystem/condition-clinical",
                                           "resolved", "Resolved"),
                 "verificationStatus": concept("http://terminology.hl7.org/CodeSystem/condition-ver-status",
@@ -240,6 +256,7 @@ def documents(b: Builder) -> None:
         b.add({
             "resourceType": "DocumentReference",
             "id": epic_id(f"document-{person.key}"),
+            "identifier": [{"use": "usual", "system": f"{EPIC_OID}.2.727879", "value": str(44100 + index)}],
             "status": "current",
             "docStatus": "final",
             "type": concept(LOINC, "11506-3", "Progress note"),
@@ -253,7 +270,8 @@ def documents(b: Builder) -> None:
                 "contentType": "text/plain", "language": "en-US", "title": f"Progress note - {person.display}",
                 "creation": instant(day, 16),
                 "data": base64.b64encode(_progress_note(index, day).encode("utf-8")).decode("ascii"),
-            }}],
+            }, "format": {"system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
+                          "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient", "display": "mimeType Sufficient"}}],
             "context": {"encounter": [ref("Encounter", encounter_id(person, 0))],
                         "period": {"start": instant(day, 15), "end": instant(day, 16)}},
         })
@@ -276,6 +294,14 @@ SERVICE_REQUESTS: tuple[tuple[str, str, str, str, str], ...] = (
 )
 
 
+def _occurrence(authored: date, number: int) -> dict[str, Any]:
+    """When a request is to be done: a day some weeks after it was written, or a window."""
+    start = authored + timedelta(days=14 + number)
+    if number % 3 == 2:
+        return {"occurrencePeriod": {"start": start.isoformat(), "end": (start + timedelta(days=30)).isoformat()}}
+    return {"occurrenceDateTime": instant(start, 9)}
+
+
 def service_requests(b: Builder) -> None:
     for index, person in enumerate(PATIENTS):
         chosen = SERVICE_REQUESTS if index == 0 else SERVICE_REQUESTS[index % 2: index % 2 + 1]
@@ -292,6 +318,7 @@ def service_requests(b: Builder) -> None:
                 "subject": patient_ref(person),
                 "encounter": ref("Encounter", encounter_id(person, number % encounter_count(index))),
                 "authoredOn": instant(date(2026, 1, 5) + timedelta(days=number * 3), 14),
+                **_occurrence(date(2026, 1, 5) + timedelta(days=number * 3), number),
                 "requester": ref("Practitioner", MAIN_PRACTITIONER, practitioner_display(0)),
                 "performer": [ref("Organization", epic_id("org-community") if context == "community-resource"
                                   else MAIN_ORGANIZATION)],

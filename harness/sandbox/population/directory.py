@@ -50,8 +50,20 @@ LOCATIONS: tuple[tuple[str, str, str, str, str], ...] = (
 )
 
 
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
+#: Where the clinics are (around Verona, Wisconsin): latitude, longitude
+VERONA = (42.9908, -89.5332)
+
+
+def address_of(index: int) -> dict[str, Any]:
+    """The work address of location ``index`` (practitioners work there too)."""
+    return {"use": "work", "line": [f"{10 + index} Harness Way"], "city": "Verona", "state": "WI",
+            "postalCode": "53593", "country": "US"}
+
+
 def locations(b: Builder) -> None:
     for index, (loc_id, name, code, display, org_id) in enumerate(LOCATIONS):
+        always_open = code in ("HOSP", "OR")
         b.add({
             "resourceType": "Location",
             "id": loc_id,
@@ -61,10 +73,20 @@ def locations(b: Builder) -> None:
             "mode": "instance",
             "type": [concept("http://terminology.hl7.org/CodeSystem/v3-RoleCode", code, display)],
             "telecom": [{"system": "phone", "value": f"608-555-02{index:02d}", "use": "work"}],
-            "address": {"use": "work", "line": [f"{10 + index} Harness Way"], "city": "Verona",
-                        "state": "WI", "postalCode": "53593", "country": "US"},
+            "address": address_of(index),
+            "position": {"longitude": round(VERONA[1] + index * 0.0031, 4),
+                         "latitude": round(VERONA[0] + index * 0.0017, 4)},
             "managingOrganization": ref("Organization", org_id),
+            "hoursOfOperation": [{"allDay": True}] if always_open else [
+                {"daysOfWeek": WEEKDAYS, "openingTime": "08:00:00", "closingTime": "17:00:00"},
+                {"daysOfWeek": ["sat"], "openingTime": "09:00:00", "closingTime": "12:00:00"},
+            ],
         })
+
+
+#: Languages practitioners speak (BCP 47): English, and a second one for every other practitioner
+LANGUAGES: tuple[tuple[str, str], ...] = (("en", "English"), ("es", "Spanish"), ("hmn", "Hmong"),
+                                          ("de", "German"), ("so", "Somali"))
 
 
 def practitioners(b: Builder) -> None:
@@ -82,10 +104,13 @@ def practitioners(b: Builder) -> None:
             "active": True,
             "name": [{"use": "usual", "text": display, "family": family, "given": [given], "suffix": ["MD"]}],
             "telecom": [{"system": "phone", "value": f"608-555-1{index:03d}", "use": "work"}],
+            "address": [address_of(index % len(LOCATIONS))],
             "gender": gender,
             "qualification": [{
                 "code": concept("http://terminology.hl7.org/CodeSystem/v2-0360|2.7", "MD", "Doctor of Medicine"),
             }],
+            "communication": [concept("urn:ietf:bcp:47", tag, language) for tag, language in
+                              (LANGUAGES[0], LANGUAGES[1 + index % (len(LANGUAGES) - 1)])[: 1 + index % 2]],
         })
         locations = [LOCATIONS[index % len(LOCATIONS)]]
         if index == 0:
@@ -101,6 +126,10 @@ def practitioners(b: Builder) -> None:
                 "specialty": [concept(f"{EPIC_OID}.4.836982.1040", str(index % 19 + 1), specialty)],
                 "location": [ref("Location", loc_id, loc_name)],
                 "telecom": [{"system": "phone", "value": f"608-555-1{index:03d}", "use": "work"}],
+                "period": {"start": f"{2015 + index % 10}-0{1 + role_index * 6}-01"},
+                "availableTime": [{"daysOfWeek": WEEKDAYS[role_index::2] if index % 3 else WEEKDAYS,
+                                   "availableStartTime": "08:30:00", "availableEndTime": "16:30:00"}],
+                "endpoint": [ref("Endpoint", MAIN_ENDPOINT, f"{MAIN_ORGANIZATION_NAME} FHIR R4")],
             })
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from .base import (
     Builder, CEID_SYSTEM, CLINICAL_SEX_URL, DSTU2_ID_SYSTEM, EPIC_OID, EPI_SYSTEM,
@@ -10,6 +11,47 @@ from .base import (
     SEX_SYSTEM, V2_0203, concept, contact_line, epic_id, home_phone, identity_line, member_id,
     mobile_phone, mrn, narrative, patient_id, patient_ref, practitioner_display, practitioner_id, ref, street,
 )
+
+US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition"
+OMB = "urn:oid:2.16.840.1.113883.6.238"
+#: OMB race categories and ethnicities, in turn for each patient
+RACES: tuple[tuple[str, str], ...] = (
+    ("2106-3", "White"), ("2054-5", "Black or African American"), ("2028-9", "Asian"),
+    ("1002-5", "American Indian or Alaska Native"), ("2076-8", "Native Hawaiian or Other Pacific Islander"),
+)
+ETHNICITIES: tuple[tuple[str, str], ...] = (("2135-2", "Hispanic or Latino"), ("2186-5", "Not Hispanic or Latino"))
+#: US Core's sex (SNOMED CT) and gender identity (SNOMED CT, VSAC 2.16.840.1.113762.1.4.1021.32)
+SEX_CODES = {"female": ("248152002", "Female"), "male": ("248153007", "Male")}
+GENDER_IDENTITIES = {"female": ("446141000124107", "Identifies as female gender"),
+                     "male": ("446151000124109", "Identifies as male gender")}
+TRIBAL_ENTITY = "http://terminology.hl7.org/CodeSystem/v3-TribalEntityUS"
+
+
+def us_core_extensions(index: int, sex: str) -> list[dict[str, Any]]:
+    """The US Core Patient extensions: race, ethnicity, sex, gender identity, and (Camila and the
+    American Indian patients) a tribal affiliation."""
+    race_code, race = RACES[index % len(RACES)] if index else ("2106-3", "White")
+    ethnicity_code, ethnicity = ETHNICITIES[0] if index in (0, 11, 12) else ETHNICITIES[1]
+    sex_code, _ = SEX_CODES[sex]
+    identity_code, identity = GENDER_IDENTITIES[sex]
+    found: list[dict[str, Any]] = [
+        {"url": f"{US_CORE}/us-core-race", "extension": [
+            {"url": "ombCategory", "valueCoding": {"system": OMB, "code": race_code, "display": race}},
+            {"url": "text", "valueString": race}]},
+        {"url": f"{US_CORE}/us-core-ethnicity", "extension": [
+            {"url": "ombCategory", "valueCoding": {"system": OMB, "code": ethnicity_code, "display": ethnicity}},
+            {"url": "text", "valueString": ethnicity}]},
+        {"url": f"{US_CORE}/us-core-sex", "valueCode": sex_code},
+        {"url": f"{US_CORE}/us-core-genderIdentity",
+         "valueCodeableConcept": concept("http://snomed.info/sct", identity_code, identity)},
+    ]
+    if index == 0 or race_code == "1002-5":
+        found.append({"url": f"{US_CORE}/us-core-tribal-affiliation", "extension": [
+            {"url": "tribalAffiliation", "valueCodeableConcept": {
+                "coding": [{"system": TRIBAL_ENTITY, "code": "187"}], "text": "Tribal affiliation on record"}},
+            {"url": "isEnrolled", "valueBoolean": index != 0}]})
+    return found
+
 
 def patients(b: Builder) -> None:
     for index, person in enumerate(PATIENTS):
@@ -25,6 +67,7 @@ def patients(b: Builder) -> None:
                                           "text": sex.capitalize()}},
                 {"url": CLINICAL_SEX_URL,
                  "valueCodeableConcept": {"coding": [{"system": SEX_SYSTEM, "code": sex, "display": sex}]}},
+                *us_core_extensions(index, sex),
             ],
             "identifier": [
                 {"use": "usual", "type": {"text": "CEID"}, "system": CEID_SYSTEM,
@@ -100,6 +143,12 @@ def coverages(b: Builder) -> None:
                                         "self", "Self"),
                 "period": {"start": "2025-01-01", "end": "2026-12-31"},
                 "payor": [ref("Organization", payer, "Harness Mutual Insurance")],
+                "class": [
+                    {"type": concept("http://terminology.hl7.org/CodeSystem/coverage-class", "group", "Group"),
+                     "value": f"HMG-{2200 + index}", "name": f"{name} group for {person.family}"},
+                    {"type": concept("http://terminology.hl7.org/CodeSystem/coverage-class", "plan", "Plan"),
+                     "value": "PPO-1" if kind == "commercial" else "DEN-1", "name": name},
+                ],
             })
 
 
@@ -109,6 +158,7 @@ def related_people(b: Builder) -> None:
         ("friends-and-family", ("Rosa",), "Lopez", "female", "MTH", "mother"),
         ("proxy", ("Diego",), "Lopez", "male", "SPS", "spouse"),
     )
+    born = {"MTH": -27, "SPS": 1}  # years from the patient's birth
     for person_index, person in enumerate(PATIENTS[:3]):
         chosen = rows if person_index == 0 else rows[:1]
         for key, given, family, gender, code, display in chosen:
@@ -124,6 +174,9 @@ def related_people(b: Builder) -> None:
                 "telecom": [{"system": "phone", "value": f"608-555-4{person_index}{len(key):02d}",
                              "use": "mobile"}],
                 "gender": gender,
+                "birthDate": f"{int(person.birth_date[:4]) + born[code]}{person.birth_date[4:]}",
+                "address": [{"use": "home", "line": [street(person_index)], "city": person.city,
+                             "state": person.state, "postalCode": person.postal_code, "country": "US"}],
             })
 
 

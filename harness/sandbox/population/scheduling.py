@@ -45,8 +45,8 @@ def appointments(b: Builder) -> None:
                     {"actor": ref("Location", loc_id, loc_name), "required": "required", "status": "accepted"},
                 ],
             }
-            if index == 0 and slot_number == 3:
-                appointment["comment"] = "Prior authorization pending for follow-up imaging."
+            appointment["comment"] = "Prior authorization pending for follow-up imaging." \
+                if index == 0 and slot_number == 3 else "Please arrive 15 minutes early to check in."
             b.add(appointment)
 
 

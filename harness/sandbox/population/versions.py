@@ -39,11 +39,15 @@ def to_stu3(resource: dict[str, Any]) -> dict[str, Any]:
         resource.pop("patientInstruction", None)
     elif kind == "Encounter":
         resource.pop("serviceType", None)
+        resource.pop("reasonReference", None)  # STU3 has none: its diagnosis names the conditions
         if "reasonCode" in resource:
             resource["reason"] = resource.pop("reasonCode")
         if "appointment" in resource:
             resource["appointment"] = _first(resource["appointment"])
     elif kind == "Consent":
+        resource["identifier"] = _first(resource.get("identifier"))  # STU3: one Identifier
+        if resource["identifier"] is None:
+            resource.pop("identifier")
         resource.pop("scope", None)
         resource.pop("provision", None)
         if "performer" in resource:
@@ -59,8 +63,20 @@ def to_stu3(resource: dict[str, Any]) -> dict[str, Any]:
         if isinstance(context, dict) and "encounter" in context:
             context["encounter"] = _first(context["encounter"])
     elif kind == "Coverage":
-        resource.pop("class", None)
+        resource.update(_stu3_grouping(resource.pop("class", [])))
     return resource
+
+
+def _stu3_grouping(classes: list[dict[str, Any]]) -> dict[str, Any]:
+    """R4's ``Coverage.class`` (group, plan) as STU3's ``Coverage.grouping``."""
+    grouping: dict[str, str] = {}
+    for item in classes:
+        kind = next((c.get("code") for c in item.get("type", {}).get("coding", ())), None)
+        if kind in ("group", "plan") and item.get("value"):
+            grouping[kind] = item["value"]
+            if item.get("name"):
+                grouping[f"{kind}Display"] = item["name"]
+    return {"grouping": grouping} if grouping else {}
 
 
 def _dstu2_name(name: dict[str, Any]) -> dict[str, Any]:
@@ -81,8 +97,6 @@ def to_dstu2(resource: dict[str, Any]) -> dict[str, Any]:
             resource["careProvider"] = resource.pop("generalPractitioner")
         for communication in resource.get("communication", ()):
             communication.pop("extension", None)
-    elif kind == "Practitioner":
-        resource.pop("qualification", None)
     for telecom in resource.get("telecom", ()):
         if telecom.get("system") not in ("phone", "fax", "email", "pager", "other"):
             telecom["system"] = "other"

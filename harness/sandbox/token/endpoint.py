@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import documents
 from ..clients import RegisteredClient
 from ..faults import ActiveFaults, Hook
 from ..faults.policies import TokenPolicy
@@ -24,6 +25,9 @@ from .rules import TokenCheck, TokenError, TokenRequest
 
 #: Characters of an access token (``secrets.token_urlsafe(96)``).
 TOKEN_LENGTH = 128
+#: Resource types a scope may name: those any of the sandbox's CapabilityStatements declares.
+KNOWN_TYPES: frozenset[str] = frozenset(
+    t for version in ("R4", "STU3", "DSTU2") for t in documents.declared_interactions(version))
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,8 @@ class TokenService:
     async def issue(self, request: TokenRequest) -> TokenGrant:
         """Run the rules on ``request``; a grant, or TokenError naming the rule that failed."""
         check = TokenCheck(request, self.clients, self._jwks, self._jtis, frozenset(self.policy.skipped),
-                           self.policy.scope_grant, self.clock())
+                           self.policy.scope_grant, self.clock(),
+                           unknown_granted=KNOWN_TYPES if self.policy.grant_unknown else None)
         for rule in self.rules:
             await rule.check(check)
         client = check.need_client()
@@ -101,8 +106,13 @@ class TokenService:
             granted = list(client.scopes)
         elif check.off("scope"):
             granted = asked  # granted as asked, registered or not
-        else:
-            granted = scopes.within_any(client.scopes, asked)
+        else:  # each scope asked as written where the registration covers it, else the registered part of it
+            granted = list(dict.fromkeys(
+                found for scope in asked
+                for found in ([scope] if scopes.covered_by(client.scopes, scope) else
+                              scopes.within_any(client.scopes, [scope]))))
+        if self.policy.grant_unknown:
+            granted = list(dict.fromkeys([*granted, *(s for s in asked if scopes.unknown_scope(s, KNOWN_TYPES))]))
         withheld = self.policy.withheld_resources
         return tuple(s for s in granted if scopes.scope_resource(s) not in withheld)
 

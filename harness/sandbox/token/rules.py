@@ -79,7 +79,8 @@ class TokenCheck:
     """One token request as the rules see it."""
 
     def __init__(self, request: TokenRequest, clients: Mapping[str, RegisteredClient], jwks: JwksCache,
-                 jtis: JtiMemory, skipped: frozenset[str], scope_grant: str, now: float) -> None:
+                 jtis: JtiMemory, skipped: frozenset[str], scope_grant: str, now: float,
+                 unknown_granted: frozenset[str] | None = None) -> None:
         self.request = request
         self.clients = clients
         self.jwks = jwks
@@ -87,6 +88,8 @@ class TokenCheck:
         self.skipped = skipped
         self.scope_grant = scope_grant
         self.now = now
+        #: when set, scopes unknown to these resource types are granted (not refused) by the endpoint
+        self.unknown_granted = unknown_granted
 
     def off(self, rule: str) -> bool:
         return rule in self.skipped
@@ -378,6 +381,11 @@ async def _scope(c: TokenCheck) -> None:
     asked, policy = requested_scopes(c), c.scope_grant
     if policy == "required" and not asked:
         raise _refuse("scope", "scope is required", "invalid_scope")
+    if c.unknown_granted is not None:
+        granted_anyway = [s for s in asked if scopes.unknown_scope(s, c.unknown_granted)]
+        asked = [s for s in asked if s not in granted_anyway]
+        if granted_anyway and not asked:
+            return
     if policy == "registered" or not asked or c.client is None:
         return  # nothing to refuse (an unknown client is the client rule's to refuse)
     registered = c.client.scopes

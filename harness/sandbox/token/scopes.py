@@ -36,6 +36,20 @@ def scope_within(registered: str, requested: str) -> bool:
     )
 
 
+def covered_by(registered: Iterable[str], wanted: str) -> bool:
+    """Does the registration allow everything ``wanted`` asks (each of its permissions, on its
+    resource, with its query if it has one)?"""
+    if wanted in registered:
+        return True
+    want = scope_parts(wanted)
+    if want is None:
+        return False
+    allowed = [parts for parts in map(scope_parts, registered) if parts is not None]
+    return all(any(have[0] == want[0] and have[1] in ("*", want[1]) and letter in have[2]
+                   and (have[3] is None or have[3] == want[3]) for have in allowed)
+               for letter in want[2])
+
+
 def scope_resource(scope: str) -> str | None:
     parts = scope_parts(scope)
     return parts[1] if parts else None
@@ -54,3 +68,27 @@ def permits(scopes: Sequence[str], resource: str, letter: str) -> bool:
         if parts and parts[1] in ("*", resource) and letter in parts[2]:
             return True
     return False
+
+
+def unknown_scope(scope: str, resource_types: Iterable[str]) -> bool:
+    """Is ``scope`` a SMART resource scope (``patient/``, ``user/``, ``system/``) naming a resource
+    type not in ``resource_types`` or permissions that do not exist (``system/Patient.x``)?
+    Other scopes (``openid``, ``launch``) are not resource scopes, so not unknown ones."""
+    if not re.match(r"^(patient|user|system)/", scope):
+        return False
+    parts = scope_parts(scope)
+    return parts is None or (parts[1] != "*" and parts[1] not in set(resource_types))
+
+
+def scope_queries(scopes: Sequence[str], resource: str, letter: str) -> list[str] | None:
+    """The queries that narrow interaction ``letter`` on ``resource`` (Epic's category-qualified
+    scopes, ``system/Condition.s?category=...``): None when a scope allows it unqualified, [] when
+    no scope allows it at all."""
+    queries: list[str] = []
+    for scope in scopes:
+        parts = scope_parts(scope)
+        if parts and parts[1] in ("*", resource) and letter in parts[2]:
+            if parts[3] is None:
+                return None
+            queries.append(parts[3])
+    return queries
