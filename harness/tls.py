@@ -54,7 +54,9 @@ def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
 
 
 def _clip(value: str, limit: int = 200) -> str:
-    text = "".join(ch for ch in value if ch.isprintable()).strip()
+    from harness.escape import plain
+
+    text = plain(value).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

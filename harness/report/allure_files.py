@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.actors import CATEGORIES, short_actor
-from harness.report.escape import plain
+from harness.escape import plain
 from harness.run.outcome import Outcome
 from harness.run.results import CheckResult, RunResults
 from harness.scrub import SecretRegistry

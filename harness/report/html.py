@@ -6,7 +6,7 @@ from itertools import groupby
 from pathlib import Path
 
 from harness.report import findings
-from harness.report.escape import html as esc
+from harness.escape import html as esc
 from harness.actors import actor
 from harness.run.outcome import GateState
 from harness.run.results import CheckResult, RunResults

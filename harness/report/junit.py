@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.report.escape import plain
+from harness.escape import plain
 from harness.run.outcome import Outcome
 from harness.run.results import RunResults
 

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness.report import findings
-from harness.report.escape import markdown as md
+from harness.escape import markdown as md
 from harness.actors import actor
 from harness.run.outcome import OUTCOMES
 from harness.run.results import ApiRow, RunResults

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.report import findings
-from harness.report.escape import terminal as plain
+from harness.escape import terminal as plain
 from harness.actors import short_actor
 from harness.run.outcome import GateState
 from harness.run.results import RunResults

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from harness.catalog import load_named_set
-from harness.fleet import tls as tls_module
+from harness import tls as tls_module
 from harness.fleet.cassettes import FleetCassettes
 from harness.fleet.cli import summary_lines
 from harness.fleet.directory import distinct_targets, parse_text
 from harness.fleet.fetch import FetchOptions
 from harness.fleet.report import write_all
 from harness.fleet.run import run_fleet
-from harness.fleet.tls import certificate_facts, distinguished_name, offerable
+from harness.tls import certificate_facts, distinguished_name, offerable
 from tests.fleet.local_servers import Server, TestCA, json_reply
 
 STATEMENT = {"resourceType": "CapabilityStatement", "fhirVersion": "4.0.1",
