@@ -221,20 +221,17 @@ def run_one(args: argparse.Namespace) -> int:
             raise ConfigError(None, "--base-url", "needs --tenant FILE: without one the embedded sandbox runs, at its "
                               "own address")
         if not args.tenant and args.mode != "replay":
-            from urllib.parse import urlsplit
-
             from harness.sandbox import EmbeddedSandbox, default_settings
 
             try:
                 settings = default_settings(args.fault)
             except ValueError as exc:
                 raise ConfigError(None, "--fault", str(exc)) from None
-            # A recording is made on the tenant file's own port, so that it replays with that file.
-            port = urlsplit(load_tenant(tenant_file).base_url).port or 0 if args.mode == "record" else 0
+            port = 0  # a free port, recording too: a replay trusts the origin its recording was made against
             try:
                 sandbox = stack.enter_context(EmbeddedSandbox(settings, port=port, process=True, wait_ready=False))
             except OSError as exc:
-                raise ConfigError(None, "--mode record", f"the sandbox cannot listen on port {port}: {exc.strerror}") from None
+                raise ConfigError(None, "--fault", f"the embedded sandbox cannot start: {exc.strerror or exc}") from None
             base_url = sandbox.base_url
             print(f"epic-harness: embedded sandbox at {base_url}", file=sys.stderr)
             from tempfile import TemporaryDirectory

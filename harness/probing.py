@@ -11,6 +11,23 @@ from urllib.parse import urlencode
 
 from hypothesis import strategies as st
 
+
+def _draw_from_own_strategies_only() -> None:
+    """Hypothesis mixes into its draws string and number constants harvested from the source of every
+    "local" module loaded (an editable install makes the whole harness local): the queries a probe sends
+    would then depend on which modules a run happened to import, and a recording would not replay (and
+    the scan costs ~200 MB on first use). The probes draw from their own strategies only."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without constant harvesting
+        return
+    if hasattr(providers, "_get_local_constants") and hasattr(providers, "Constants"):
+        empty = providers.Constants()
+        providers._get_local_constants = lambda: empty  # type: ignore[attr-defined]
+
+
+_draw_from_own_strategies_only()
+
 # Values of each FHIR search parameter type that a tenant must accept.
 _DIGITS = st.integers(min_value=1900, max_value=2030)
 VALID: dict[str, st.SearchStrategy[str]] = {

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, run_harness
 
 SHIPPED = ROOT / "cassettes" / "sandbox"
 
 
-def test_shipped_cassettes_replay_offline_with_the_recorded_results(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tenant", [(), ("--tenant", str(ROOT / "tenants" / "sandbox.toml"))],
+                         ids=["embedded tenant file", "tenants/sandbox.toml"])
+def test_shipped_cassettes_replay_offline_with_the_recorded_results(tmp_path: Path, tenant: tuple[str, ...]) -> None:
     recorded = json.loads((SHIPPED / "summary.json").read_text())
-    run = run_harness(tmp_path / "report", "--mode", "replay", "--cassette-dir", str(SHIPPED))
+    run = run_harness(tmp_path / "report", *tenant, "--mode", "replay", "--cassette-dir", str(SHIPPED))
     replayed = {c["id"]: c["outcome"] for c in run.summary["checks"]}
     expected = {c["id"]: c["outcome"] for c in recorded["checks"]}
     changed = {k: (expected.get(k), replayed.get(k)) for k in expected.keys() | replayed.keys()

@@ -47,8 +47,8 @@ def decide(gate_input: GateInput) -> Gate:
             continue
         if outcome.proved:
             continue
-        if not check.required and outcome is not Outcome.FAILED:
-            continue  # an advisory check that did not run decides nothing
+        if not check.required and outcome not in (Outcome.FAILED, Outcome.BROKEN):
+            continue  # an advisory check that did not run decides nothing; one that broke is still an error
         if policy.is_optional(check.api, check.group):
             waived.append(f"optional: {_line(check)}")
             continue

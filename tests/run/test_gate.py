@@ -69,6 +69,7 @@ def test_blocked_checks_are_listed_once_per_root_cause() -> None:
 def test_advisory_checks_that_do_not_run_decide_nothing_but_their_failures_count() -> None:
     assert gate([result("a", "passed"), result("p", "skipped", required=False)]).state is GateState.PASSED
     assert gate([result("a", "passed"), result("p", "failed", required=False)]).state is GateState.FAILED
+    assert gate([result("a", "passed"), result("p", "broken", required=False)]).state is GateState.ERROR
 
 
 def test_policy_waives_optional_apis_but_never_discovery_or_auth() -> None:
