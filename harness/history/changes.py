@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from harness import drift
 from harness.fleet.baseline import compare as fleet_compare
 from harness.history import load
-from harness.history.extract import ACCEPTED, EXPIRY_WARNING_DAYS, REFUSED
+from harness.history.extract import ACCEPTED, EXPIRY_WARNING_DAYS, REFUSED  # noqa: F401  (EXPIRY_WARNING_DAYS re-exported)
 
 #: Change kinds of tenant runs (fleet kinds are those of ``harness.fleet.baseline``, plus the TLS ones).
 TENANT_KINDS = ("gate-changed", "release-upgraded", "release-downgraded", "release-changed", "api-changed",

@@ -98,7 +98,7 @@ def test_faults_make_the_policies_their_hook_points_read() -> None:
     faults = active(["token-skip:aud", "metadata-fhir-version:R4=3.0.2", 'smart-config-set:a={"b": 1}'])
     token = faults.policy(Hook.TOKEN, TokenPolicy)
     assert token.skipped == {"aud"} and token.scope_grant == "registered"
-    r4, stu3 = ({"fhirVersion": "4.0.1"}, {"fhirVersion": "3.0.2"})
+    r4 = {"fhirVersion": "4.0.1"}
     for edit in faults.policy(Hook.DISCOVERY, DocumentPolicy, ("metadata", "R4")).edits:
         edit(r4)
     assert r4["fhirVersion"] == "3.0.2"

@@ -92,7 +92,7 @@ def test_urls_in_resources_follow_the_request_root(authorised) -> None:
 def test_types_a_version_does_not_serve_have_no_data(authorised) -> None:
     client, headers = authorised
     assert client.get(f"/api/FHIR/DSTU2/Condition?patient={MAIN_PATIENT}", headers=headers).json()["total"] == 0
-    assert client.get(f"/api/FHIR/R4/Schedule/eHarnessSchedule000000003", headers=headers).status_code == 404
+    assert client.get("/api/FHIR/R4/Schedule/eHarnessSchedule000000003", headers=headers).status_code == 404
 
 
 # --- search ---------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def test_unknown_parameters_are_ignored_on_most_resources(authorised) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [f"Patient?family=Lopez&totally-bogus-param=foo", f"Observation?patient={MAIN_PATIENT}&zzzzzz=1"],
+    ["Patient?family=Lopez&totally-bogus-param=foo", f"Observation?patient={MAIN_PATIENT}&zzzzzz=1"],
 )
 def test_unknown_parameters_are_400_59100_on_patient_and_observation(authorised, path) -> None:
     client, headers = authorised

@@ -116,14 +116,14 @@ def scope_filter(scopes: tuple[str, ...], resource_type: str, letter: str) -> Ca
 def _misread(query: params.Query, policy: FhirPolicy) -> params.Query:
     """``query`` as a faulty server applies it: parameters it drops, date prefixes it reads as eq."""
     filters = []
-    for name, modifier, param, values in query.filters:
+    for name, modifier, definition, values in query.filters:
         if name in policy.ignored_params:
             continue
-        if policy.ignore_patient and (name in PATIENT_PARAMS or param.target == "Patient"):
+        if policy.ignore_patient and (name in PATIENT_PARAMS or definition.target == "Patient"):
             continue
-        if policy.date_prefix_as_eq and param.kind == "date":
+        if policy.date_prefix_as_eq and definition.kind == "date":
             values = ["eq" + dates.split_prefix(value)[1] for value in values]
-        filters.append((name, modifier, param, values))
+        filters.append((name, modifier, definition, values))
     return dataclasses.replace(query, filters=filters)
 
 

@@ -21,7 +21,7 @@ from ..faults import ActiveFaults, Hook
 from ..faults.policies import TokenPolicy
 from . import rules, scopes
 from .keys import JwksCache
-from .rules import TokenCheck, TokenError, TokenRequest
+from .rules import TokenCheck, TokenRequest
 
 #: Characters of an access token (``secrets.token_urlsafe(96)``).
 TOKEN_LENGTH = 128
