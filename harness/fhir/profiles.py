@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.fhir.validation import ValidationIssue, load_pinned
+from harness.fhir.validation import ValidationIssue, load_pinned, show_value as _show
 
 __all__ = [
     "MustSupportGap",
@@ -52,7 +52,6 @@ __all__ = [
     "profile_set",
 ]
 
-_VALUE_LIMIT = 80
 #: The elements that say what a resource is, and so which profile it is meant to meet; the
 #: others (components, extensions) are what it must then contain.
 _IDENTITY = ("category", "code", "type", "class")
@@ -61,16 +60,6 @@ _INDEX = re.compile(r"\[\d+\]")
 
 class ProfileError(HarnessError):
     """A profile claim the harness cannot act on (an unknown US Core version, a malformed claim)."""
-
-
-def _show(value: object, limit: int = _VALUE_LIMIT) -> str:
-    import json
-
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --------------------------------------------------------------------------------------------

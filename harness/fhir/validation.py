@@ -386,7 +386,8 @@ def _json_type(value: object) -> str:
     return type(value).__name__
 
 
-def _show(value: object, limit: int = _VALUE_LIMIT) -> str:
+def show_value(value: object, limit: int = _VALUE_LIMIT) -> str:
+    """An offending value as a report shows it: JSON, cut to ``limit`` characters."""
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
     except (TypeError, ValueError):
@@ -400,7 +401,7 @@ def _shorten(text: str, limit: int = _MESSAGE_LIMIT) -> str:
 
 
 def _options(values: Sequence[object], shown: int = 8) -> str:
-    head = ", ".join(_show(v, 40) for v in values[:shown])
+    head = ", ".join(show_value(v, 40) for v in values[:shown])
     return head if len(values) <= shown else f"{head}, … ({len(values) - shown} more)"
 
 
@@ -429,7 +430,7 @@ def _got(value: object) -> str:
     """'integer 42', 'string "M"', 'null': what a value is, for messages."""
     if value is None:
         return "null"
-    return f"{_json_type(value)} {_show(value)}"
+    return f"{_json_type(value)} {show_value(value)}"
 
 
 def _pattern_names(definitions: Mapping[str, Any]) -> dict[str, str]:
@@ -601,7 +602,7 @@ class FhirValidator:
         here = where or "$"
         if not isinstance(resource, dict):
             issues.append(ValidationIssue(here, "type", f"a FHIR resource is a JSON object, got {_got(resource)}",
-                                          _show(resource)))
+                                          show_value(resource)))
             return
         if "resourceType" not in resource:
             issues.append(ValidationIssue(here, "required", "resourceType is missing"))
@@ -613,7 +614,7 @@ class FhirValidator:
                     f"{where}.resourceType" if where else "$.resourceType",
                     "type",
                     f"resourceType must be a string, got {_got(resource_type)}",
-                    _show(resource_type),
+                    show_value(resource_type),
                 )
             )
             return
@@ -622,8 +623,8 @@ class FhirValidator:
                 ValidationIssue(
                     f"{where}.resourceType" if where else "$.resourceType",
                     "enum",
-                    f"unknown resourceType {_show(resource_type)} for FHIR {self.version}",
-                    _show(resource_type),
+                    f"unknown resourceType {show_value(resource_type)} for FHIR {self.version}",
+                    show_value(resource_type),
                 )
             )
             return
@@ -636,7 +637,7 @@ class FhirValidator:
         if self._invariants is not None:
             for relative, rule, message, value in self._invariants.check(resource, resource_type, container_ids):
                 issues.append(ValidationIssue(
-                    f"{root}{relative}", rule, message, "" if value is None else _show(value),
+                    f"{root}{relative}", rule, message, "" if value is None else show_value(value),
                     _element(resource_type, relative), "warning" if rule in WARNINGS else "error"))
         if depth >= _MAX_NESTING or ("contained" not in resource and resource_type not in _HOLDERS):
             return
@@ -662,22 +663,22 @@ class FhirValidator:
         rule = _KEYWORD_RULES.get(keyword, "schema")
         if keyword == "additionalProperties":
             return [
-                ValidationIssue(_join(path, [str(name)]), rule, f"unknown property {_show(name, 60)}", "",
+                ValidationIssue(_join(path, [str(name)]), rule, f"unknown property {show_value(name, 60)}", "",
                                 _element(resource_type, _join(relative, [str(name)])))
                 for name in kind.unexpected
             ]
         if keyword == "required":
             name = str(kind.property)
-            return [ValidationIssue(_join(path, [name]), rule, f"required property {_show(name, 60)} is missing", "",
+            return [ValidationIssue(_join(path, [name]), rule, f"required property {show_value(name, 60)} is missing", "",
                                     _element(resource_type, _join(relative, [name])))]
-        return [ValidationIssue(path, rule, self._phrase(error, keyword), _show(error.instance),
+        return [ValidationIssue(path, rule, self._phrase(error, keyword), show_value(error.instance),
                                 _element(resource_type, relative))]
 
     def _overlay_issue(self, error: jsonschema_rs.ValidationError, info: Any, path: str, relative: str,
                        resource_type: str) -> ValidationIssue:
         instance = error.instance
         rule = info.rule
-        value = _show(instance)
+        value = show_value(instance)
         if rule == "required":
             leaf = info.element.rsplit(".", 1)[-1]
             return ValidationIssue(f"{path}.{leaf}", rule, f"required element {leaf} is missing (min 1)", "",
@@ -688,9 +689,9 @@ class FhirValidator:
             present = [k for k in instance if isinstance(k, str) and k.startswith(base) and k[len(base):][:1].isupper()]
             if len(present) < 2:  # Extension's key count: url missing, or another key too many
                 return ValidationIssue(path, "schema", "an extension with a value has only url, id and the value",
-                                       _show(instance), _element(resource_type, relative))
+                                       show_value(instance), _element(resource_type, relative))
             return ValidationIssue(f"{path}.{leaf}", rule, f"{leaf} is given as {len(present)} types: {', '.join(present)}",
-                                   _show({k: instance[k] for k in present}), _element(resource_type, f"{relative}.{leaf}"))
+                                   show_value({k: instance[k] for k in present}), _element(resource_type, f"{relative}.{leaf}"))
         if rule == "type":
             message = f"expected {info.text}, got {_got(instance)}"
         elif rule == "empty":
@@ -703,7 +704,7 @@ class FhirValidator:
                 message = f"no coding: {info.text} is required"
             elif isinstance(instance, list):  # CodeableConcept.coding: name the codes, report the concept
                 codes = [f"{c.get('system', '')}#{c.get('code', '')}" for c in instance if isinstance(c, dict)]
-                value = _show(codes)
+                value = show_value(codes)
                 path, relative = path[: -len(".coding")], relative[: -len(".coding")]
                 message = f"{', '.join(codes) or 'no code'}: not {info.text}"
             else:
@@ -722,14 +723,14 @@ class FhirValidator:
         if rule == "type":
             return f"expected {' or '.join(str(t) for t in kind.types)}, got {_got(instance)}"
         if rule == "enum":
-            return f"{_show(instance)} is not one of {_options(list(kind.options))}"
+            return f"{show_value(instance)} is not one of {_options(list(kind.options))}"
         if rule == "const":
-            return f"expected {_show(kind.expected_value)}, got {_show(instance)}"
+            return f"expected {show_value(kind.expected_value)}, got {show_value(instance)}"
         if rule == "pattern":
             primitive = _primitive_name(error.schema_path) or self._pattern_names.get(str(kind.pattern))
             if primitive:
-                return f"{_show(instance)} is not a valid FHIR {primitive}"
-            return f"{_show(instance)} does not match the pattern {_show(kind.pattern, 60)}"
+                return f"{show_value(instance)} is not a valid FHIR {primitive}"
+            return f"{show_value(instance)} does not match the pattern {show_value(kind.pattern, 60)}"
         return _shorten(error.message)
 
 
