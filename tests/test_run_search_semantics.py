@@ -55,3 +55,41 @@ def test_a_search_that_finds_nothing_is_not_passed(sandbox_run) -> None:
     assert restriction["required"]
     outcomes = {c["outcome"] for c in run.summary["checks"] if c["check_id"].startswith("search.")}
     assert "passed" not in outcomes and "failed" not in outcomes, outcomes
+
+
+def _failed_apis(run, rule: str) -> set[str]:
+    return {c["api"] for c in run.summary["checks"] if c["check_id"] == rule and c["outcome"] == "failed"}
+
+
+def test_each_search_fault_fails_exactly_the_apis_it_affects(sandbox_run) -> None:
+    """One sandbox run with three independent faults on three resource types: each fails its rule on its APIs only."""
+    run = sandbox_run("fhir-ignore-patient:Encounter", "fhir-date-prefix-ignored:EpisodeOfCare",
+                      "fhir-post-search-differs:Coverage",
+                      pytest_args=["-k", "test_search_semantics and (Encounter or EpisodeOfCare or Coverage or Flag)"])
+    patient = _failed_apis(run, "search.patient-restriction")
+    assert patient == {"Encounter.Search (Patient Chart) (R4)", "Encounter.Search (Patient Chart) (STU3)"}, patient
+    message = run.check("search.patient-restriction[Encounter.Search (Patient Chart) (R4)]")["message"]
+    assert "do not belong" in message and "Encounter/" in message  # the offending ids are named
+    dates = _failed_apis(run, "search.date-prefixes")
+    assert "EpisodeOfCare.Search (R4)" in dates
+    assert dates <= {"EpisodeOfCare.Search (R4)"} | patient, dates  # an Encounter answering every patient misdates too
+    post = _failed_apis(run, "search.post-equivalence")
+    assert {"Coverage.Search (Outside Record) (R4)", "Coverage.Search (Patient Insurance Information) (R4)"} <= post
+    assert post <= {a for a in post if a.startswith("Coverage.Search")} | patient, post
+    faulted = ("Encounter.", "EpisodeOfCare.", "Coverage.")
+    others = {c["api"] for c in run.summary["checks"] if c["outcome"] == "failed" and c["api"]}
+    assert all(api.startswith(faulted) for api in others), [a for a in others if not a.startswith(faulted)]
+    assert not any(c["outcome"] == "failed" for c in run.summary["checks"] if (c["api"] or "").startswith("Flag."))
+    assert run.exit_code == 1  # the patient restriction is required: a data-protection failure fails the gate
+
+
+def test_the_scope_checks_pass_on_the_sandbox_and_fail_when_it_over_grants(sandbox_run) -> None:
+    select = ["-k", "scopes or (Patient and read)"]
+    clean = sandbox_run(pytest_args=select)
+    scopes = {k: v for k, v in clean.outcomes().items() if k.startswith("scopes.")}
+    assert len(scopes) == 5 and set(scopes.values()) <= {"passed", "warning"}, scopes
+    wide = clean.check("scopes.granted-as-requested")
+    assert wide["outcome"] == "warning" and "granted wider than requested" in wide["message"]  # Epic's way
+    over = sandbox_run("token-grant-unknown-scope", "fhir-unscoped-writes", pytest_args=select)
+    assert over.outcomes()["scopes.unknown-refused"] == "failed"
+    assert "SECURITY" in over.check("scopes.unknown-refused")["message"]
