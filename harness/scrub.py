@@ -181,32 +181,58 @@ class SecretRegistry:
             for v in node:
                 self._learn(v)
 
-    def _scrub(self, node: Any) -> Any:
+    def _scrub(self, node: Any, texts: bool) -> Any:
         if isinstance(node, str):
-            return self.scrub_text(node)
+            return self.scrub_text(node) if texts else node
         if isinstance(node, dict):
             jwk = is_jwk(node)
             out = {}
             for k, v in node.items():
-                key = self.scrub_text(k) if isinstance(k, str) else k
+                key = self.scrub_text(k) if texts and isinstance(k, str) else k
                 if v is not None and (k in SECRET_FIELDS or (jwk and k in JWK_PRIVATE_MEMBERS)):
                     out[key] = REDACTED
                 else:
-                    out[key] = self._scrub(v)
+                    out[key] = self._scrub(v, texts)
             return out
         if isinstance(node, list):
-            return [self._scrub(v) for v in node]
+            return [self._scrub(v, texts) for v in node]
         if isinstance(node, tuple):
-            return tuple(self._scrub(v) for v in node)
+            return tuple(self._scrub(v, texts) for v in node)
         if isinstance(node, (bytes, bytearray)):
+            if not texts:
+                return bytes(node)
             return self.scrub_text(bytes(node).decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
         return node
+
+    def _any_text_to_scrub(self, obj: Any) -> bool:
+        """Whether any string of ``obj`` (a key, a value, decoded bytes) holds something
+        ``scrub_text`` acts on: a known value, a JWT or PEM marker, a secret field's name, a JWK.
+        Asked once over all its strings together, so that a FHIR body with none (nearly all of
+        them) is not searched string by string for each known value."""
+        joined = "\n".join(_strings(obj))
+        return (any(value in joined for value in self._ordered) or "eyJ" in joined or "PRIVATE KEY-----" in joined
+                or '"kty"' in joined or any(name in joined for name in SECRET_FIELDS))
 
     def scrub(self, obj: Any) -> Any:
         """A copy of a nested dict/list/tuple/str (or bytes) with every secret removed: secret
         fields and private JWK members redacted, every string scrubbed. Other values are kept."""
         self._learn(obj)
-        return self._scrub(obj)
+        return self._scrub(obj, texts=self._any_text_to_scrub(obj))
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            if isinstance(k, str):
+                yield k
+            yield from _strings(v)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            yield from _strings(v)
+    elif isinstance(node, (bytes, bytearray)):
+        yield bytes(node).decode("utf-8", "surrogateescape")
 
 
 def scrub_headers(headers: Iterable[tuple[str, str]], secrets: SecretRegistry) -> dict[str, str]:
