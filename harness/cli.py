@@ -220,6 +220,12 @@ def run_one(args: argparse.Namespace) -> int:
         if args.base_url and not args.tenant:
             raise ConfigError(None, "--base-url", "needs --tenant FILE: without one the embedded sandbox runs, at its "
                               "own address")
+        if args.report_dir:
+            from harness.report.writers import prepare_report_dir
+
+            problem = prepare_report_dir(Path(args.report_dir))
+            if problem:
+                raise ConfigError(None, "--report-dir", f"{args.report_dir}: {problem}")
         if not args.tenant and args.mode != "replay":
             from harness.sandbox import EmbeddedSandbox, default_settings
 

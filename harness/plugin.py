@@ -27,6 +27,7 @@ from harness.config import Tenant, load_tenant
 from harness.discovery import Discovery
 from harness.errors import ConfigError, HarnessError
 from harness.run import collect
+from harness.report.writers import prepare_report_dir
 from harness.run.gate import GateInput, decide
 from harness.run.outcome import Outcome
 from harness.run.preconditions import Skip, guard
@@ -98,13 +99,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{group.marker}: API group {group.name}")
     report_dir = Path(config.getoption("--report-dir") or
                       Path("reports") / datetime.now().strftime("%Y%m%d-%H%M%S"))
-    try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        probe = report_dir / ".write-test"
-        probe.write_text("", "utf-8")
-        probe.unlink()
-    except OSError as exc:
-        raise pytest.UsageError(f"--report-dir {report_dir}: cannot write there: {exc.strerror or exc}") from None
+    problem = prepare_report_dir(report_dir)
+    if problem:
+        raise pytest.UsageError(f"--report-dir {report_dir}: {problem}")
     # The harness writes the Allure results itself, from its verdicts (harness/report/allure_files.py);
     # allure-pytest's own listener would cost several seconds a run and report pytest's statuses instead.
     allure_dir = getattr(config.option, "allure_report_dir", None) or str(report_dir / "allure-results")

@@ -38,6 +38,19 @@ FREE_TEXT = frozenset({"message", "warnings", "notes", "data", "detail", "reason
                        "error", "stats"})
 
 
+def prepare_report_dir(report_dir: Path) -> str | None:
+    """Create ``report_dir`` and try writing there; what is wrong (``None`` when it is fine), asked
+    before a run starts, so that its results are never lost for want of a folder."""
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        probe = report_dir / ".write-test"
+        probe.write_text("", "utf-8")
+        probe.unlink()
+    except OSError as exc:
+        return f"cannot write there: {exc.strerror or exc}"
+    return None
+
+
 def scrubbed(value: Any, secrets: SecretRegistry, pseudonymizer: Any = None, *, free_text: bool = False) -> Any:
     """A copy of ``value`` (results, dataclasses, dicts, lists, strings) with every secret removed, and with
     ``pseudonymizer`` every patient value the run replaced elsewhere taken out of the free-text fields."""
