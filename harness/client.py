@@ -39,6 +39,7 @@ MAX_LOGGED_BODY = 20_000  # characters of each body kept in the exchange log, sc
 USER_AGENT = "epic-fhir-harness"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 BACKOFF_BASE = 0.5
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})  # answers that say "try again later"
 MAX_REAUTH = 3  # fresh tokens asked for after a 401 invalid_token, per run
 MAX_LIVE_RESPONSE_BYTES = 150_000_000  # decoded bytes of answers still held by the run at once
 HEADER_ALLOWANCE = 1_000_000  # raw bytes allowed on top of the body cap (status line, headers, framing)
@@ -209,6 +210,7 @@ class TenantClient:
         self.retries = 0
         self.retry_wait = 0.0
         self.throttled = 0  # 429 answers seen
+        self._persistent: dict[tuple[str, str], int] = {}  # (method, URL) -> the status it kept through every retry
         self.breaker = CircuitBreaker()
         self.first_sent: float | None = None
         self.last_done: float | None = None
@@ -350,13 +352,28 @@ class TenantClient:
             status = response.status_code
             if status == 429:
                 self.throttled += 1
-            if retryable and attempt <= self.settings.max_retries and (status == 429 or status >= 500):
+            if retryable and attempt <= self._retries_for(method, url, status):
                 hinted = retry_after_seconds(response) if status in (429, 503) else None
                 if hinted is None or hinted <= self.settings.retry_after_cap:
                     del response
                     self._wait(hinted if hinted is not None else self._backoff(attempt))
                     continue
+            if retryable and (status == 429 or status >= 500):
+                self._persistent[(method, url)] = status
+            else:
+                self._persistent.pop((method, url), None)
             return response
+
+    def _retries_for(self, method: str, url: str, status: int) -> int:
+        """How many times an answer of ``status`` is asked again: 429, 502, 503 and 504 say "later"
+        (up to ``client.max_retries``); another 5xx is seldom transient, so it is asked once more;
+        and a request that kept its error through every retry earlier in the run is not retried
+        again (a tenant whose reads of one type all answer 500 would otherwise cost seconds a check)."""
+        if status != 429 and status < 500:
+            return 0
+        if self._persistent.get((method, url)) == status:
+            return 0
+        return self.settings.max_retries if status in TRANSIENT_STATUSES else min(1, self.settings.max_retries)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.settings.retry_after_cap, BACKOFF_BASE * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)

@@ -74,10 +74,30 @@ def test_5xx_and_connection_errors_retried_with_backoff_for_reads_only() -> None
 
 
 def test_retries_are_bounded() -> None:
-    handler, calls = sequence(httpx.Response(500))
+    handler, calls = sequence(httpx.Response(503))
     client, slept = make_client(handler, max_retries=2)
-    assert client.get(f"{BASE}/Patient/p").status_code == 500
+    assert client.get(f"{BASE}/Patient/p").status_code == 503
     assert len(calls) == 3 and len(slept) == 2
+
+
+def test_a_500_is_asked_once_more_and_an_error_that_persisted_is_not_retried_again() -> None:
+    handler, calls = sequence(httpx.Response(500))
+    client, slept = make_client(handler, max_retries=3)
+    assert client.get(f"{BASE}/Practitioner/p").status_code == 500
+    assert len(calls) == 2 and len(slept) == 1
+    assert client.get(f"{BASE}/Practitioner/p").status_code == 500  # the next check asking the same
+    assert len(calls) == 3 and len(slept) == 1
+    assert client.get(f"{BASE}/Practitioner/q").status_code == 500  # another request still gets its retry
+    assert len(calls) == 5 and len(slept) == 2
+
+
+def test_a_request_that_recovered_is_retried_again_later() -> None:
+    handler, calls = sequence(httpx.Response(503), httpx.Response(503), OK, httpx.Response(503), OK)
+    client, slept = make_client(handler, max_retries=1)
+    assert client.get(f"{BASE}/Patient/p").status_code == 503  # kept its 503 through its one retry
+    assert client.get(f"{BASE}/Patient/p").status_code == 200  # asked once, without a retry: it answered
+    assert client.get(f"{BASE}/Patient/p").status_code == 200  # after an answer, a 503 is retried again
+    assert len(calls) == 5 and len(slept) == 2
 
 
 def test_timeout_is_a_clear_transport_fault() -> None:
