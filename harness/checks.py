@@ -41,7 +41,10 @@ CAPABILITY = "capability"          # a usable CapabilityStatement for the check'
 TOKEN_ENDPOINT = "token-endpoint"  # a token endpoint is known (discovery or the tenant file)
 TOKEN = "token"                    # the run obtained an access token
 DECLARED = "declared"              # the check's API is declared by the CapabilityStatement (not refused by it)
-NEEDS = frozenset({REACHABLE, SMART_CONFIGURATION, CAPABILITY, TOKEN_ENDPOINT, TOKEN, DECLARED})
+# The check judges what its API's own exercise check (exercise.read / exercise.search) fetched: it runs
+# after that check, and is blocked by it when it failed (one failing request is one failure, not ten).
+EXERCISED = "exercised"
+NEEDS = frozenset({REACHABLE, SMART_CONFIGURATION, CAPABILITY, TOKEN_ENDPOINT, TOKEN, DECLARED, EXERCISED})
 
 
 def data(key: str) -> str:

@@ -21,7 +21,7 @@ from harness import __version__
 from harness.actors import token_refusal_actor
 from harness.auth import TokenProvider
 from harness.catalog import load_named_set, named_sets
-from harness.checks import GROUPS, TOKEN, CheckContext, info_of
+from harness.checks import EXERCISED, GROUPS, TOKEN, CheckContext, info_of
 from harness.client import TenantClient
 from harness.config import Tenant, load_tenant
 from harness.discovery import Discovery
@@ -193,11 +193,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             item.add_marker(state.tenant.requested.group_of[api.name].marker)
         keep.append(item)
     if state is not None:
-        def order(item: pytest.Item) -> tuple[int, int]:
+        def order(item: pytest.Item) -> tuple[int, int, int]:
             info = info_of(getattr(item, "function", None))
             if info is None:
-                return (len(GROUP_ORDER), 0)
-            return (int(info.late), GROUP_ORDER.get(info.group, len(GROUP_ORDER)))
+                return (len(GROUP_ORDER), 0, 0)
+            # a check judging what an exercise check fetched runs after every exercise check of its group
+            return (int(info.late), GROUP_ORDER.get(info.group, len(GROUP_ORDER)), int(EXERCISED in info.needs))
 
         keep.sort(key=order)  # stable: within a group, the order of definition
     items[:] = keep

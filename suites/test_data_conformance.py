@@ -12,12 +12,11 @@ from functools import lru_cache
 from typing import Any
 
 from harness.catalog import Api
-from harness.checks import CAPABILITY, DECLARED, TOKEN, Blocked, CheckContext, CheckFailed, check
+from harness.checks import CAPABILITY, DECLARED, EXERCISED, TOKEN, CheckContext, CheckFailed, check
 from harness.client import TenantClient
 from harness.config import Tenant
 from harness.discovery import Discovery
 from harness.fhir.responses import expect_fhir
-from harness.run.outcome import Outcome
 from harness.run.preconditions import Skip
 from harness.run.state import RunState
 from suites.exercise import SearchCache, SeenResources, id_to_read, probe_params
@@ -33,14 +32,11 @@ def _readable(api: Api) -> bool:
 
 def resources_of(api: Api, run_state: RunState, seen: SeenResources, search_cache: SearchCache,
                  client: TenantClient, tenant: Tenant) -> list[dict[str, Any]]:
-    """What the API answered in this run; fetched here only when its exercise check did not run at all."""
+    """What the API answered in this run; fetched here only when its exercise check did not run at all
+    (when it ran and failed, the check is blocked by it before it gets here: ``EXERCISED``)."""
     found = seen.get(api)
     if found is not None:
         return found
-    exercise_id = f"exercise.{api.interaction}[{api.name}]"
-    ran = next((r for r in run_state.results.values() if r.id == exercise_id), None)
-    if ran is not None and ran.outcome not in (Outcome.PASSED, Outcome.WARNING):
-        raise Blocked(exercise_id, f"the API's own exercise check {ran.outcome.value}: there is no answer to judge")
     if api.interaction == "search":
         resources = search_cache.search(client, api, probe_params(api, tenant)).resources
     else:
@@ -64,7 +60,8 @@ def _profile_checker(run_state: RunState, capability: Any) -> Any:
        why="A tenant that claims US Core and does not meet it breaks apps built to the profile: a required element "
            "missing, a code outside its value set, a Must Support element never filled.",
        source=US_CORE, source_url=US_CORE_URL, group="exercise", area="Data conformance",
-       applies_to=lambda api: _readable(api) and api.version == "R4", needs=(TOKEN, DECLARED, CAPABILITY))
+       applies_to=lambda api: _readable(api) and api.version == "R4",
+       needs=(TOKEN, DECLARED, CAPABILITY, EXERCISED))
 def test_us_core_profile(api: Api, run_state: RunState, seen: SeenResources, search_cache: SearchCache,
                          client: TenantClient, tenant: Tenant, discovery: Discovery, verdict: CheckContext) -> None:
     from harness.fhir.findings import group_findings
@@ -114,7 +111,7 @@ def _in_contract(api: Api, tenant: Tenant) -> bool:
        why="An API that answers but never fills a field the app reads (a phone number, a payor, a provider's "
            "specialty) breaks the feature built on it: Must Support for this app, not for US Core.",
        source=CONTRACT, group="exercise", area="Data conformance", severity="normal",
-       applies_to=_in_contract, needs=(TOKEN, DECLARED))
+       applies_to=_in_contract, needs=(TOKEN, DECLARED, EXERCISED))
 def test_contract_fields(api: Api, run_state: RunState, seen: SeenResources, search_cache: SearchCache,
                          client: TenantClient, tenant: Tenant, verdict: CheckContext) -> None:
     from harness.fhir.contract import ContractTally

@@ -12,6 +12,7 @@ is inconclusive.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -26,6 +27,9 @@ from harness.run.state import RunState
 from harness.scopes import Grants
 from harness.token_probes import scoped
 from suites.sources import SMART_BACKEND, SMART_BACKEND_URL, SMART_SCOPES, SMART_SCOPES_URL
+
+RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]+")
+
 
 def requested_scopes(tenant: Tenant) -> list[str]:
     """The scopes the tenant file asks for, or the system v2 scopes its requested APIs need."""
@@ -105,14 +109,23 @@ def test_granted_as_requested(run_state: RunState, client: TenantClient, discove
         verdict.note(f"granted exactly the {len(asked)} scope(s) asked")
 
 
+def _resource_type_of(url: str, bases: tuple[str, ...]) -> str | None:
+    """The resource type a FHIR URL reads or searches (``Patient`` of ``<base>/Patient/123`` or
+    ``<base>/Patient?name=x``): the first segment after the FHIR base, never the version in the base."""
+    base = next((b for b in bases if url.startswith(b)), None)
+    if base is None:
+        return None
+    first = url[len(base):].split("?", 1)[0].split("/", 1)[0]
+    return first if RESOURCE_TYPE.fullmatch(first) else None
+
+
 def _two_resources(grants: Grants, run_state: RunState) -> tuple[str, str, str] | None:
     """(resource to keep, another readable resource, a read URL of the other that answered 200)."""
-    answered = run_state.answered_with_token()
-    for url in answered:
-        parts = url.split("?")[0].rstrip("/").split("/")
-        if len(parts) < 2 or not parts[-2][:1].isupper():
+    bases = tuple(b.rstrip("/") + "/" for b in run_state.tenant.fhir_bases.values())
+    for url in run_state.answered_with_token():
+        other = _resource_type_of(url, bases)
+        if other is None:
             continue
-        other = parts[-2]
         keep = next((str(s.resource) for s in grants.scopes if s.resource not in ("*", other)
                      and s.covers(str(s.resource), "r")), None)
         if keep:

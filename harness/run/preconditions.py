@@ -13,9 +13,10 @@ import pytest
 
 from harness.catalog import Api
 from harness.checks import (
-    CAPABILITY, DECLARED, REACHABLE, SMART_CONFIGURATION, TOKEN, TOKEN_ENDPOINT, Blocked, CheckInfo,
+    CAPABILITY, DECLARED, EXERCISED, REACHABLE, SMART_CONFIGURATION, TOKEN, TOKEN_ENDPOINT, Blocked, CheckInfo,
 )
 from harness.coverage import declared
+from harness.run.outcome import Outcome
 from harness.run.state import RunState
 
 
@@ -98,3 +99,12 @@ def _need(need: str, state: RunState, api: Api | None, params: dict[str, Any]) -
         finding = declared(api, doc.body) if doc.body is not None else None
         if finding is not None and finding.value is False:
             raise Blocked(f"coverage.declared[{api.name}]", f"not offered by the tenant: {finding.detail}")
+    elif need == EXERCISED:
+        if api is None or api.interaction not in ("read", "search"):
+            return
+        exercise_id = f"exercise.{api.interaction}[{api.name}]"
+        ran = next((r for r in state.results.values() if r.id == exercise_id), None)
+        # an exercise check that was not run (deselected, not applicable) leaves the check to fetch for itself
+        if ran is not None and ran.outcome in (Outcome.FAILED, Outcome.BROKEN, Outcome.BLOCKED):
+            raise Blocked(exercise_id, f"the API's own exercise check {ran.outcome.value}: there is no answer to judge"
+                          + (f" ({ran.message})" if ran.message else ""))
