@@ -31,7 +31,7 @@ from harness.report.writers import prepare_report_dir
 from harness.run.gate import GateInput, decide
 from harness.run.outcome import Outcome
 from harness.run.preconditions import Skip, guard
-from harness.run.results import RunResults
+from harness.run.results import DESELECTED, RunResults
 from harness.run.state import RunState
 from harness.scopes import Grants
 
@@ -214,7 +214,7 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         info = info_of(getattr(item, "function", None))
         if info is not None:
             state.results[item.nodeid] = collect.make_result(
-                item, info, state, Outcome.SKIPPED, "deselected: not selected by -m or -k in this run")
+                item, info, state, Outcome.SKIPPED, DESELECTED)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -477,7 +477,7 @@ def _root_failures(state: RunState, checks: list) -> list:
     from harness.checks import REGISTRY
     from harness.run.results import CheckResult
 
-    present = {c.id for c in checks if not c.message.startswith("deselected")}
+    present = {c.id for c in checks if not c.deselected}
     missing: dict[str, str] = {}
     for c in checks:
         if c.outcome is Outcome.BLOCKED and c.blocked_by and c.blocked_by not in present:
@@ -497,7 +497,7 @@ def _root_failures(state: RunState, checks: list) -> list:
                                category=category, check_group=info.group, required=info.required,
                                requirements=info.requirements))
     present_ids = {c.id for c in out}
-    kept = [c for c in checks if not (c.id in present_ids and c.message.startswith("deselected"))]
+    kept = [c for c in checks if not (c.id in present_ids and c.deselected)]
     checks[:] = kept
     return out
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -25,8 +26,9 @@ class HarnessRun:
     stderr: str
     report_dir: Path
 
-    @property
+    @cached_property
     def summary(self) -> dict[str, Any]:
+        """summary.json, read once (it is a few MB: a test asking for it in a loop would parse it each time)."""
         return json.loads((self.report_dir / "summary.json").read_text("utf-8"))
 
     def outcomes(self, *, deselected: bool = False) -> dict[str, str]:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.cassettes import Pseudonymizer, Scrubber, cassette_name
 from harness.scrub import SecretRegistry
 from tests.conftest import DATA, SANDBOX_TENANT, run_harness
@@ -29,8 +31,14 @@ def record(tmp_path: Path, *faults: str) -> tuple[Path, str, list[str]]:
     return cassettes, url, issued
 
 
-def test_record_then_replay_offline_gives_identical_results(tmp_path: Path) -> None:
-    cassettes, url, issued = record(tmp_path)
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[str]]:
+    """One record run of the sandbox, shared by the tests that only read what it wrote."""
+    return record(tmp_path_factory.mktemp("recorded"))
+
+
+def test_record_then_replay_offline_gives_identical_results(tmp_path: Path, recorded) -> None:
+    cassettes, url, issued = recorded
     replay = run_harness(tmp_path / "replayed", "--tenant", str(SANDBOX_TENANT), "--base-url", url,
                          "--mode", "replay", "--cassette-dir", str(cassettes), pytest_args=SELECTION)
     recorded = json.loads((cassettes / "summary.json").read_text())
@@ -61,10 +69,10 @@ def test_replay_fails_clearly_on_a_request_the_cassettes_lack(tmp_path: Path) ->
     assert replay.exit_code == 3  # error: the harness could not judge
 
 
-def test_drift_lists_what_changed(tmp_path: Path) -> None:
+def test_drift_lists_what_changed(tmp_path: Path, recorded) -> None:
     from harness.sandbox import EmbeddedSandbox, default_settings
 
-    cassettes, _, _ = record(tmp_path)
+    cassettes, _, _ = recorded
     with EmbeddedSandbox(default_settings(["metadata-drop-resource:R4=Practitioner"])) as sandbox:
         live = run_harness(tmp_path / "live", "--tenant", str(SANDBOX_TENANT), "--base-url", sandbox.base_url,
                            pytest_args=SELECTION)

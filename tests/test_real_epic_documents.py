@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.conftest import DATA, INCOMPLETE, SANDBOX_TENANT, run_harness
+from tests.support.served import Served
 
 EPIC = DATA / "epic"
 
@@ -32,27 +29,6 @@ def real_epic_app(r4_capability: str) -> Starlette:
         return Response((EPIC / name).read_bytes(), media_type=ctype)
 
     return Starlette(routes=[Route(path, serve) for path in documents])
-
-
-class Served:
-    def __init__(self, app: Starlette) -> None:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self.sock = sock
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
 
 
 @pytest.mark.parametrize("r4_capability", ["r4-capabilitystatement-sandbox-may2026.json",

@@ -79,6 +79,7 @@ def test_summary_html_and_allure_files(sandbox_run) -> None:
     assert {c["name"] for c in categories} >= {"Who must act: customer's Epic team", "Blocked by a failed precondition"}
     assert json.loads((allure / "executor.json").read_text())["name"] == "epic-harness"
     results = [json.loads(p.read_text()) for p in allure.glob("*-result.json")]
+    assert len(results) == len(run.outcomes())  # one per check that ran; the deselected are in the summary only
     failed = [r for r in results if r["status"] == "failed"]
     assert failed and all(r["statusDetails"]["message"].startswith("customer's Epic team: ") for r in failed)
     assert not any("harness.checks" in r["statusDetails"]["message"] or "CheckFailed" in r["statusDetails"]["message"]

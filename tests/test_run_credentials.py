@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tests.conftest import SANDBOX_TENANT, tenant_variant
-from tests.test_real_epic_documents import Served
+from tests.support.served import Served
 
 PUBLISHED = json.loads((SANDBOX_TENANT.parent / "sandbox-app.jwks.json").read_text())
 

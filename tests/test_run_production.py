@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.sandbox import create_app, default_settings
 from tests.conftest import run_harness, tenant_variant
-from tests.test_real_epic_documents import Served
+from tests.support.served import Served
 
 READ_ONLY_POSTS = ("/_search", "/$find", "/$match", "/$questionnaire-package")
 UNAUTHENTICATED_READS = ("/metadata", "/.well-known/smart-configuration", "/.well-known/openid-configuration")

@@ -114,7 +114,7 @@ def test_token_response_shape_caught(sandbox_run) -> None:
 def _independent_run(tmp_path, **server):
     from tests.conftest import run_harness
     from tests.support.smart_server import smart_server, tenant_file
-    from tests.test_real_epic_documents import Served
+    from tests.support.served import Served
 
     scope = server.pop("scope", None)
     with Served(smart_server(**server)) as url:

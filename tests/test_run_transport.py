@@ -3,44 +3,20 @@ names (client.ca_file), with a certificate about to expire, and with TLS 1.0/1.1
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
-
-import uvicorn
 
 from harness.sandbox import create_app, default_settings
 from harness.tls import ACCEPTED, NOT_TESTABLE, REFUSED, offerable, tenant_tls
 from tests.conftest import run_harness, tenant_variant
 from tests.fleet.local_servers import Server, TestCA, json_reply
+from tests.support.served import Served
 
 SELECT = ["-k", "tls or certificate or reachable"]
 
 
-class HttpsSandbox:
+def HttpsSandbox(cert: Path, key: Path) -> Served:
     """The sandbox behind uvicorn's TLS, with a certificate from a test CA."""
-
-    def __init__(self, cert: Path, key: Path) -> None:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self.sock = sock
-        config = uvicorn.Config(create_app(default_settings()), log_level="error", lifespan="off",
-                                ssl_certfile=str(cert), ssl_keyfile=str(key))
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return f"https://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
+    return Served(create_app(default_settings()), cert=cert, key=key)
 
 
 def _run(tmp_path: Path, ca: TestCA, days: float) -> object:

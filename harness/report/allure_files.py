@@ -115,6 +115,8 @@ def write_allure(results: RunResults, allure_dir: Path, secrets: SecretRegistry,
     allure_dir.mkdir(parents=True)
     urls = _requirement_urls()
     for c in results.checks:
+        if c.deselected:  # not part of this run: the summary lists them, Allure shows what ran
+            continue
         attachments = []
         for name, value in (evidence.get(c.nodeid) or {}).items():
             source = f"{uuid.uuid4()}-attachment.json"

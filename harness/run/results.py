@@ -11,6 +11,10 @@ from harness.run.outcome import OUTCOMES, GateState, Outcome
 SCHEMA_VERSION = 2
 
 
+DESELECTED_PREFIX = "deselected:"
+DESELECTED = f"{DESELECTED_PREFIX} not selected by -m or -k in this run"
+
+
 @dataclass
 class CheckResult:
     id: str  # check id, with the API (and any other parameter) in brackets
@@ -41,6 +45,11 @@ class CheckResult:
 
     def __post_init__(self) -> None:
         self.outcome = Outcome(self.outcome)
+
+    @property
+    def deselected(self) -> bool:
+        """Not run because ``-m`` / ``-k`` left it out of this run."""
+        return self.outcome is Outcome.SKIPPED and self.message.startswith(DESELECTED_PREFIX)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
