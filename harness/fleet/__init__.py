@@ -26,14 +26,34 @@ is escaped for every output.
 - :mod:`.cli` ``epic-harness fleet``
 """
 
-from harness.fleet.address import Address, parse_address
-from harness.fleet.analyse import Coverage, Readiness, coverage, fingerprint, readiness
-from harness.fleet.baseline import Change, compare, load_fleet_json
-from harness.fleet.directory import Directory, DirectoryError, Target, distinct_targets, load_directory, parse_directory
-from harness.fleet.fetch import FAILURES, Fetched, Fetcher, FetchOptions
-from harness.fleet.release import Release, parse_release
-from harness.fleet.run import FleetRun, TenantResult, run_fleet, run_fleet_async
-from harness.fleet.targets import REFUSALS, Refusal, judge_address, judge_name
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# The names below are imported when first asked for, so that a command that only builds the argument
+# parser (``harness.fleet.cli``) does not load the fetcher, the analysis and their libraries.
+_EXPORTS = {
+    "address": ("Address", "parse_address"),
+    "analyse": ("Coverage", "Readiness", "coverage", "fingerprint", "readiness"),
+    "baseline": ("Change", "compare", "load_fleet_json"),
+    "directory": ("Directory", "DirectoryError", "Target", "distinct_targets", "load_directory", "parse_directory"),
+    "fetch": ("FAILURES", "Fetched", "Fetcher", "FetchOptions"),
+    "release": ("Release", "parse_release"),
+    "run": ("FleetRun", "TenantResult", "run_fleet", "run_fleet_async"),
+    "targets": ("REFUSALS", "Refusal", "judge_address", "judge_name"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+if TYPE_CHECKING:
+    from harness.fleet.address import Address, parse_address
+    from harness.fleet.analyse import Coverage, Readiness, coverage, fingerprint, readiness
+    from harness.fleet.baseline import Change, compare, load_fleet_json
+    from harness.fleet.directory import Directory, DirectoryError, Target, distinct_targets, load_directory, parse_directory
+    from harness.fleet.fetch import FAILURES, Fetched, Fetcher, FetchOptions
+    from harness.fleet.release import Release, parse_release
+    from harness.fleet.run import FleetRun, TenantResult, run_fleet, run_fleet_async
+    from harness.fleet.targets import REFUSALS, Refusal, judge_address, judge_name
 
 __all__ = [
     "FAILURES",
@@ -67,3 +87,16 @@ __all__ = [
     "run_fleet",
     "run_fleet_async",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})

@@ -11,15 +11,44 @@ What the run and fleet commands call:
 
 from __future__ import annotations
 
-from harness.history.baseline import is_history_baseline, resolve_baseline
-from harness.history.cli import add_history_option, add_history_parsers, history_target
-from harness.history.errors import HistoryError
-from harness.history.page import fleet_history_section, write_history_html
-from harness.history.record import Recorded, record_fleet, record_run
-from harness.history.store import History, make_engine, open_history
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# The names below are imported when first asked for, so that building the command line's parser
+# (``harness.history.cli``) does not load SQLAlchemy, the schema and the charts.
+_EXPORTS = {
+    "baseline": ("is_history_baseline", "resolve_baseline"),
+    "cli": ("add_history_option", "add_history_parsers", "history_target"),
+    "errors": ("HistoryError",),
+    "page": ("fleet_history_section", "write_history_html"),
+    "record": ("Recorded", "record_fleet", "record_run"),
+    "store": ("History", "make_engine", "open_history"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+if TYPE_CHECKING:
+    from harness.history.baseline import is_history_baseline, resolve_baseline
+    from harness.history.cli import add_history_option, add_history_parsers, history_target
+    from harness.history.errors import HistoryError
+    from harness.history.page import fleet_history_section, write_history_html
+    from harness.history.record import Recorded, record_fleet, record_run
+    from harness.history.store import History, make_engine, open_history
 
 __all__ = [
     "History", "HistoryError", "Recorded", "add_history_option", "add_history_parsers", "fleet_history_section",
     "history_target", "is_history_baseline", "make_engine", "open_history", "record_fleet", "record_run",
     "resolve_baseline", "write_history_html",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})

@@ -4,13 +4,12 @@ tenant's newest run) or ``history:latest-passed`` (its newest run whose gate pas
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from harness.history import load, schema
 from harness.history.errors import HistoryError
-from harness.history.store import History, open_history
+
+if TYPE_CHECKING:
+    from harness.history.store import History
 
 PREFIX = "history:"
 
@@ -27,6 +26,11 @@ def resolve_baseline(value: str, *, tenant: str | None = None, history: str | Pa
         from harness.drift import load_summary
 
         return load_summary(value)
+    from sqlalchemy import select  # a baseline file needs no database library
+
+    from harness.history import load, schema
+    from harness.history.store import open_history
+
     which = value[len(PREFIX):].strip()
     store = open_history(history)
     try:

@@ -16,7 +16,7 @@ EXIT_OK, EXIT_USAGE = 0, 2
 def add_history_option(parser: argparse.ArgumentParser, *, recording: bool = True) -> None:
     """``--history PATH|URL`` for any command that records or reads runs, and ``--no-history`` for those
     that record (``recording``)."""
-    from harness.history.store import DEFAULT_PATH, ENV_VAR
+    from harness.history.location import DEFAULT_PATH, ENV_VAR
 
     parser.add_argument("--history", metavar="PATH|URL", default=None,
                         help=f"the run history: a SQLite file or a SQLAlchemy URL such as postgresql://user@host/db "
@@ -27,7 +27,7 @@ def add_history_option(parser: argparse.ArgumentParser, *, recording: bool = Tru
 
 def history_target(args: argparse.Namespace) -> str | None:
     """Where ``args`` ask runs to be recorded: None for ``--no-history``, else the path or URL."""
-    from harness.history.store import default_target
+    from harness.history.location import default_target
 
     if getattr(args, "no_history", False):
         return None

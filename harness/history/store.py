@@ -6,7 +6,6 @@ its schema up to date before the first write, and gives one transaction per reco
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,18 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from harness.history.errors import HistoryError
+from harness.history.location import default_target
 from harness.history.migrations import LATEST, current_version, migrate
-
-#: The environment variable that names the history when ``--history`` is not given.
-ENV_VAR = "EPIC_HARNESS_HISTORY"
-#: The history when neither ``--history`` nor the environment names one (beside the other reports).
-DEFAULT_PATH = Path("reports") / "history.sqlite"
-
-
-def default_target() -> str:
-    """``$EPIC_HARNESS_HISTORY``, else ``reports/history.sqlite``."""
-    return os.environ.get(ENV_VAR, "").strip() or str(DEFAULT_PATH)
-
 
 def is_url(target: str) -> bool:
     return "://" in target
