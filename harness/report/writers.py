@@ -54,20 +54,66 @@ def prepare_report_dir(report_dir: Path) -> str | None:
 def scrubbed(value: Any, secrets: SecretRegistry, pseudonymizer: Any = None, *, free_text: bool = False) -> Any:
     """A copy of ``value`` (results, dataclasses, dicts, lists, strings) with every secret removed, and with
     ``pseudonymizer`` every patient value the run replaced elsewhere taken out of the free-text fields."""
-    if isinstance(value, Enum):
+    return _Scrubber(secrets, pseudonymizer).copy(value, free_text)
+
+
+class _Scrubber:
+    """One pass of :func:`scrubbed`. A run's results repeat the same strings (titles, sources, messages)
+    across its checks: each is scrubbed once while the registry knows the same secrets, and again once it
+    has learnt one (the registry only grows, so the same size is the same secrets)."""
+
+    def __init__(self, secrets: SecretRegistry, pseudonymizer: Any) -> None:
+        self.secrets, self.pseudonymizer = secrets, pseudonymizer
+        self._known = len(secrets)
+        self._texts: dict[str, str] = {}
+
+    def text(self, value: str) -> str:
+        done = self._texts.get(value)
+        if done is not None and self._known == len(self.secrets):
+            return done
+        done = self.secrets.scrub_text(value)
+        if self._known != len(self.secrets):  # learnt a secret: what was scrubbed before may hold it
+            self._texts.clear()
+            self._known = len(self.secrets)
+        self._texts[value] = done
+        return done
+
+    def copy(self, value: Any, free_text: bool) -> Any:
+        kind = type(value)
+        if kind is str:
+            text = self.text(value)
+            return self.pseudonymizer.text(text) if self.pseudonymizer is not None and free_text else text
+        if kind in _ATOMS:
+            return value
+        if kind is list:
+            return [self.copy(v, free_text) for v in value]
+        if kind is dict:
+            return {self.copy(k, False): self.copy(v, free_text) for k, v in value.items()}
+        if isinstance(value, Enum):
+            return value
+        if isinstance(value, str):
+            text = self.secrets.scrub_text(value)
+            return self.pseudonymizer.text(text) if self.pseudonymizer is not None and free_text else text
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.replace(value, **{
+                name: self.copy(getattr(value, name), free_text or name in FREE_TEXT)
+                for name in _init_fields(kind)})
+        if isinstance(value, dict):
+            return {self.copy(k, False): self.copy(v, free_text) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return kind(self.copy(v, free_text) for v in value)
         return value
-    if isinstance(value, str):
-        text = secrets.scrub_text(value)
-        return pseudonymizer.text(text) if pseudonymizer is not None and free_text else text
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.replace(value, **{
-            f.name: scrubbed(getattr(value, f.name), secrets, pseudonymizer, free_text=free_text or f.name in FREE_TEXT)
-            for f in dataclasses.fields(value) if f.init})
-    if isinstance(value, dict):
-        return {scrubbed(k, secrets): scrubbed(v, secrets, pseudonymizer, free_text=free_text) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(scrubbed(v, secrets, pseudonymizer, free_text=free_text) for v in value)
-    return value
+
+
+_ATOMS = frozenset({type(None), bool, int, float})
+_INIT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _init_fields(kind: type) -> tuple[str, ...]:
+    names = _INIT_FIELDS.get(kind)
+    if names is None:
+        names = _INIT_FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind) if f.init)
+    return names
 
 
 def _summary_json(results: RunResults, ctx: WriteContext) -> None:
