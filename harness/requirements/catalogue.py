@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, get_args
@@ -88,12 +88,19 @@ class Catalogue:
 
     def verifiers_of(self, requirement_id: str) -> tuple[tuple[str, str | None], ...]:
         """(check id, parameter or None for every result of the check) of every check that verifies it."""
-        found: list[tuple[str, str | None]] = []
+        return self._verifiers.get(requirement_id, ())
+
+    @cached_property
+    def _verifiers(self) -> dict[str, tuple[tuple[str, str | None], ...]]:
+        """Every requirement's verifiers, in the mapping's order: each check, then its parameters."""
+        found: dict[str, list[tuple[str, str | None]]] = {}
         for mapping in self.checks.values():
-            if requirement_id in mapping.requirements:
-                found.append((mapping.check_id, None))
-            found += [(mapping.check_id, p) for p, ids in mapping.params.items() if requirement_id in ids]
-        return tuple(found)
+            for rid in dict.fromkeys(mapping.requirements):
+                found.setdefault(rid, []).append((mapping.check_id, None))
+            for param, ids in mapping.params.items():
+                for rid in dict.fromkeys(ids):
+                    found.setdefault(rid, []).append((mapping.check_id, param))
+        return {rid: tuple(pairs) for rid, pairs in found.items()}
 
     def of_source(self, key: str) -> tuple[Requirement, ...]:
         return tuple(r for r in self.requirements.values() if r.source == key)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
+from enum import Enum
 from typing import Any
 
 from harness.run.outcome import OUTCOMES, GateState, Outcome
@@ -52,7 +54,7 @@ class CheckResult:
         return self.outcome is Outcome.SKIPPED and self.message.startswith(DESELECTED_PREFIX)
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = _fields_dict(self)
         out["outcome"] = self.outcome.value
         out["requirements"] = list(self.requirements)
         return out
@@ -72,7 +74,7 @@ class ApiRow:
     not_verified: str | None = None  # why, when not verified
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = _fields_dict(self)
         out["exercised"] = self.exercised.value if self.exercised else None
         return out
 
@@ -126,10 +128,17 @@ class RunResults:
     error: str | None = None  # what crashed the run, if it did
 
     def requirements(self) -> Any:
-        """The requirements coverage of this run (harness.requirements.Coverage)."""
+        """The requirements coverage of this run (harness.requirements.Coverage), computed once for every
+        report that shows it, and again only if the checks' ids or outcomes have changed since."""
         from harness.requirements import compute_coverage
 
-        return compute_coverage(self.checks)
+        key = [(c.check_id, c.id, c.api, c.param, c.outcome) for c in self.checks]
+        cached = self.__dict__.get("_coverage")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        coverage = compute_coverage(self.checks)
+        self.__dict__["_coverage"] = (key, coverage)
+        return coverage
 
     def counts(self) -> dict[str, int]:
         found = Counter(c.outcome for c in self.checks)
@@ -181,3 +190,39 @@ def _requirements_dict(results: RunResults) -> dict[str, Any]:
     from harness.requirements import to_dict
 
     return to_dict(results.requirements())
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_dict(record: Any) -> dict[str, Any]:
+    """``dataclasses.asdict(record)``, without its cost on strings and numbers (most of a run's results)."""
+    kind = type(record)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
+    return {name: _plain(getattr(record, name)) for name in names}
+
+
+def _plain(value: Any) -> Any:
+    """What ``dataclasses.asdict`` makes of one value: dataclasses, lists, tuples and dicts copied through,
+    strings, numbers and enum members as they are, anything else deep-copied."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is list:
+        return [_plain(v) for v in value]
+    if kind is dict:
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return _fields_dict(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return kind(*[_plain(v) for v in value])
+    if isinstance(value, (list, tuple)):
+        return kind(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return kind((_plain(k), _plain(v)) for k, v in value.items())
+    if isinstance(value, Enum):
+        return value
+    return copy.deepcopy(value)
