@@ -11,11 +11,18 @@ from harness.run.outcome import Outcome
 from harness.run.results import RunResults
 
 
-def _prop(parent: ET.Element, name: str, value: object) -> None:
-    ET.SubElement(parent, "property", {"name": name, "value": plain(value)})
+DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"
 
 
 def render(results: RunResults) -> bytes:
+    escaped: dict[object, str] = {}  # the checks repeat their titles, sources and reasons: each escaped once
+
+    def _prop(parent: ET.Element, name: str, value: object) -> None:
+        text = escaped.get(value)
+        if text is None:
+            text = escaped[value] = plain(value)
+        ET.SubElement(parent, "property", {"name": name, "value": text})
+
     counts = results.counts()
     suite = ET.Element("testsuite", {
         "name": f"epic-harness {plain(results.tenant)}",
@@ -58,7 +65,8 @@ def render(results: RunResults) -> bytes:
                 attrs["type"] = c.outcome.value
             node = ET.SubElement(case, element, attrs)
             node.text = plain(c.message, single_line=False)
-    return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    # serialized as text, then encoded once: ElementTree's byte writer encodes each piece on its own
+    return (DECLARATION + ET.tostring(suite, encoding="unicode")).encode("utf-8", "xmlcharrefreplace")
 
 
 def write_junit(results: RunResults, path: Path) -> None:
