@@ -166,13 +166,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def _applies(applies_to: Any, api: Any, tenant: Tenant) -> bool:
     """``applies_to(api)``, or ``applies_to(api, tenant)`` for a check that depends on the tenant file."""
+    return bool(applies_to(api, tenant) if _takes_tenant(applies_to) else applies_to(api))
+
+
+_TAKES_TENANT: dict[Any, bool] = {}
+
+
+def _takes_tenant(applies_to: Any) -> bool:
+    """Whether ``applies_to`` takes the tenant too; asked once per function, not once per requested API."""
+    try:
+        return _TAKES_TENANT[applies_to]
+    except (KeyError, TypeError):  # TypeError: not hashable, asked every time
+        pass
     import inspect
 
     try:
-        takes_tenant = len(inspect.signature(applies_to).parameters) >= 2
+        takes = len(inspect.signature(applies_to).parameters) >= 2
     except (TypeError, ValueError):
-        takes_tenant = False
-    return bool(applies_to(api, tenant) if takes_tenant else applies_to(api))
+        takes = False
+    try:
+        _TAKES_TENANT[applies_to] = takes
+    except TypeError:
+        pass
+    return takes
 
 
 @pytest.hookimpl(tryfirst=True)
