@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def load_private_key(pem: bytes, *, file: str | None, field: str) -> PrivateKey:
     if found is not None:
         raise ConfigError(file, field, f"not a PEM private key: found {found}; {PEM_WANTED}")
     try:
-        key = serialization.load_pem_private_key(pem, password=None)
+        key = _parse_private_pem(pem)
     except TypeError:
         raise ConfigError(file, field, "the private key is encrypted; give an unencrypted PKCS#8 or PKCS#1 PEM") from None
     except (ValueError, UnsupportedAlgorithm):
@@ -78,6 +79,13 @@ def load_private_key(pem: bytes, *, file: str | None, field: str) -> PrivateKey:
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         raise ConfigError(file, field, "only RSA and EC private keys can sign SMART client assertions")
     return key
+
+
+@lru_cache(maxsize=4)
+def _parse_private_pem(pem: bytes) -> Any:
+    """The key of these PEM bytes, parsed once per process: the command line and the run both load the tenant
+    file, and checking an RSA key costs tens of milliseconds (the key objects are immutable)."""
+    return serialization.load_pem_private_key(pem, password=None)
 
 
 def check_key_fits(key: PrivateKey | PublicKey, algorithm: str, *, file: str | None, field: str) -> None:
