@@ -11,10 +11,10 @@ import random
 import time
 import zlib
 
+from typing import TYPE_CHECKING
+
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, seed, settings
-from hypothesis.errors import Flaky, FlakyFailure
 
 from harness.catalog import Api
 from harness.checks import CAPABILITY, DECLARED, TOKEN, CheckContext, CheckFailed, Inconclusive, check
@@ -23,8 +23,10 @@ from harness.config import Tenant
 from harness.discovery import Discovery
 from harness.fhir.paging import follow_search
 from harness.fhir.responses import FHIR_MEDIA_TYPES
-from harness.probing import ProbeCase, cases, curl, search_parameters
 from suites.exercise import probe_params
+
+if TYPE_CHECKING:
+    from harness.probing import ProbeCase
 
 INVALID_INPUT_CODES = (400, 404, 422)
 THROTTLED = (429, 503)
@@ -66,6 +68,12 @@ def judge(response: httpx.Response, case: ProbeCase, ignored: list[str]) -> None
        applies_to=lambda api: api.kind == "rest" and api.interaction == "search" and api.version == "R4")
 def test_search_probe(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery, verdict: CheckContext,
                       cassette_mode: str) -> None:
+    # hypothesis is loaded when a probe runs, not when the checks are collected (most runs select none)
+    from hypothesis import HealthCheck, Phase, given, seed, settings
+    from hypothesis.errors import Flaky, FlakyFailure
+
+    from harness.probing import cases, curl, search_parameters
+
     budget = tenant.probing
     base = probe_params(api, tenant)
     params = search_parameters(discovery.capability("R4").body, str(api.resource))

@@ -14,10 +14,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
 
-from fhirpathpy import compile as compile_fhirpath
-from fhirpathpy.engine.nodes import ResourceNode
-from fhirpathpy.models import models
-
 from harness.errors import HarnessError
 
 __all__ = ["ExpressionError", "Value", "evaluate", "reference_key"]
@@ -46,7 +42,19 @@ def reference_key(reference: str) -> tuple[str, str] | None:
     return (found.group(1), found.group(2)) if found else None
 
 
+@lru_cache(maxsize=1)
+def _engine() -> tuple[Callable[..., Any], Any, Any]:
+    """fhirpathpy's compiler, its ResourceNode and its models, loaded when an expression is first evaluated
+    (the models take tens of milliseconds to load, and most runs evaluate none)."""
+    from fhirpathpy import compile as compile_fhirpath
+    from fhirpathpy.engine.nodes import ResourceNode
+    from fhirpathpy.models import models
+
+    return compile_fhirpath, ResourceNode, models
+
+
 def _resolve(inputs: list[Any]) -> list[Any]:
+    ResourceNode = _engine()[1]
     out = []
     for item in inputs:
         ref = item.get("reference") if isinstance(item, dict) else None
@@ -61,6 +69,7 @@ _OPTIONS = {"userInvocationTable": {"resolve": {"fn": _resolve, "arity": {0: []}
 
 @lru_cache(maxsize=2048)
 def _compiled(expression: str, version: str) -> Callable[..., Any]:
+    compile_fhirpath, _, models = _engine()
     model = models[_MODELS.get(version, "r4")]
     try:
         return compile_fhirpath(expression, model, _OPTIONS)
@@ -75,6 +84,7 @@ def evaluate(resource: dict[str, Any], expression: str, version: str = "R4") -> 
         found = function(resource, {})
     except Exception as exc:  # a resource the model does not expect (a list where a singleton belongs...)
         raise ExpressionError(f"{expression}: {exc.__class__.__name__}: {exc}") from None
+    ResourceNode = _engine()[1]
     values = []
     for node in found if isinstance(found, list) else [found]:
         if isinstance(node, ResourceNode):
