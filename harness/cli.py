@@ -262,6 +262,7 @@ def run_one(args: argparse.Namespace) -> int:
         from harness.report.progress import wanted
 
         argv += ["-p", "no:terminal"]  # the harness reports; pytest's own counts would disagree with its outcomes
+        argv += ["-p", "no:anyio"]  # the checks are synchronous: anyio's plugin (httpx brings it) only costs its imports
         if wanted():
             argv.append("--live-progress")
         if args.policy:
