@@ -14,13 +14,16 @@ from harness.run.results import RunResults
 DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"
 
 
-def render(results: RunResults) -> bytes:
-    escaped: dict[object, str] = {}  # the checks repeat their titles, sources and reasons: each escaped once
+def build(results: RunResults) -> ET.Element:
+    """The ``testsuite`` element of the run."""
+    escaped: dict[str, str] = {}  # the checks repeat their titles, sources and reasons: each escaped once
 
     def _prop(parent: ET.Element, name: str, value: object) -> None:
-        text = escaped.get(value)
+        text = escaped.get(value) if type(value) is str else None
         if text is None:
-            text = escaped[value] = plain(value)
+            text = plain(value)
+            if type(value) is str:
+                escaped[value] = text
         ET.SubElement(parent, "property", {"name": name, "value": text})
 
     counts = results.counts()
@@ -65,8 +68,15 @@ def render(results: RunResults) -> bytes:
                 attrs["type"] = c.outcome.value
             node = ET.SubElement(case, element, attrs)
             node.text = plain(c.message, single_line=False)
-    # serialized as text, then encoded once: ElementTree's byte writer encodes each piece on its own
-    return (DECLARATION + ET.tostring(suite, encoding="unicode")).encode("utf-8", "xmlcharrefreplace")
+    return suite
+
+
+def render(results: RunResults) -> bytes:
+    """junit.xml's bytes: what ``ET.tostring(build(results), encoding="utf-8", xml_declaration=True)`` writes,
+    serialized as text and encoded once (ElementTree's byte writer encodes each of its thousands of pieces
+    on its own)."""
+    text = ET.tostring(build(results), encoding="unicode")
+    return (DECLARATION + text).encode("utf-8", "xmlcharrefreplace")
 
 
 def write_junit(results: RunResults, path: Path) -> None:
