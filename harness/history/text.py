@@ -27,6 +27,8 @@ _IDENTIFIER = re.compile(r"^[\w $().,\[\]:/&'+=*#@-]{1,300}$")
 
 def strip_controls(text: str) -> str:
     """``text`` without ANSI escapes, control characters (tabs and newlines become spaces) or bidi overrides."""
+    if text.isascii() and text.isprintable():  # no escape, control or override can be in it: most ids and names
+        return text
     text = _ANSI.sub("", text).translate(_BIDI)
     out = []
     for ch in text:
