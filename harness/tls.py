@@ -26,7 +26,6 @@ In ``fleet.json`` each tenant's ``tls`` (null for http and for a tenant no hands
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ssl
 import warnings
@@ -127,6 +126,8 @@ def offerable(version: str) -> bool:
 async def probe(address: str, port: int, server_name: str, version: str, *, ca_file: str | None,
                 timeout: float) -> str:
     """One handshake at ``version`` with ``address`` (a checked IP), naming ``server_name``."""
+    import asyncio  # here, not at import: a run loads this module for its https checks, most of which are sync
+
     if not offerable(version):
         return NOT_TESTABLE
     context = _legacy_context(version, ca_file)
@@ -170,6 +171,7 @@ def tenant_tls(host: str, port: int, *, ca_file: str | None, timeout: float,
     """The TLS facts of one origin for a tenant run: a verified handshake (version, certificate), then one
     handshake each at TLS 1.0 and 1.1. Raises ``ssl.SSLError`` or ``OSError`` when the verified
     handshake fails (the caller says why)."""
+    import asyncio
     import socket
 
     context = ssl_context(ca_file)
