@@ -36,6 +36,13 @@ class ProbeFailure(AssertionError):
     pass
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _hypothesis_loaded() -> None:
+    """hypothesis is loaded when this module's checks are set up, not when the checks are collected (most runs
+    select none of them); still before a probe's call, where hypothesis's pytest plugin looks for it."""
+    import hypothesis  # noqa: F401
+
+
 def _resource_type(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -68,7 +75,6 @@ def judge(response: httpx.Response, case: ProbeCase, ignored: list[str]) -> None
        applies_to=lambda api: api.kind == "rest" and api.interaction == "search" and api.version == "R4")
 def test_search_probe(api: Api, tenant: Tenant, client: TenantClient, discovery: Discovery, verdict: CheckContext,
                       cassette_mode: str) -> None:
-    # hypothesis is loaded when a probe runs, not when the checks are collected (most runs select none)
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from hypothesis.errors import Flaky, FlakyFailure
 
