@@ -78,8 +78,9 @@ def main() -> None:
                     elapsed, ran = one_run(source, sandbox.base_url, SELECTIONS[name], work)
                     times[(name, source)].append(elapsed)
                     checks[(name, source)] = ran
+    bytecode = "not written (PYTHONDONTWRITEBYTECODE)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "cached"
     print(f"epic-harness run, wall seconds over {args.runs} runs each (median, fastest-slowest); "
-          f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}")
+          f"bytecode {bytecode}")
     for name in names:
         for source in sources:
             values = times[(name, source)]
