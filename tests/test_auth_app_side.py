@@ -34,7 +34,9 @@ def test_assertion_follows_the_rules(client_id: str, lifetime: int, jku: str | N
                          lifetime=lifetime, jku=jku)
     token = sign_assertion(spec, TENANT.auth.private_key)
     header = jwt.get_unverified_header(token)
-    claims = jwt.decode(token, TENANT.auth.private_key.public_key(), algorithms=["RS384"], audience=TOKEN_URL)
+    # leeway: a 1-second assertion may expire before a loaded machine decodes it; exp is checked below
+    claims = jwt.decode(token, TENANT.auth.private_key.public_key(), algorithms=["RS384"], audience=TOKEN_URL,
+                        leeway=60)
     assert header["alg"] == "RS384" and header["typ"] == "JWT" and header["kid"] == "k1"
     assert header.get("jku") == jku
     assert claims["iss"] == claims["sub"] == client_id

@@ -19,14 +19,25 @@ FAULT = "metadata-drop-resource:R4=Practitioner"  # fails the directory group's 
 SELECT = ["-m", "discovery or coverage"]
 
 
+@pytest.fixture(scope="module")
+def failed_run(tmp_path_factory: pytest.TempPathFactory):
+    """One run with FAULT over SELECT, shared by the tests that only read what it wrote."""
+    from harness.sandbox import EmbeddedSandbox, default_settings
+    from tests.conftest import SANDBOX_TENANT, run_harness
+
+    with EmbeddedSandbox(default_settings([FAULT])) as sandbox:
+        return run_harness(tmp_path_factory.mktemp("failed-run") / "report", "--tenant", str(SANDBOX_TENANT),
+                           "--base-url", sandbox.base_url, pytest_args=SELECT)
+
+
 def policy(tmp_path: Path, text: str) -> str:
     path = tmp_path / "policy.toml"
     path.write_text(text)
     return str(path)
 
 
-def test_gate_fails_on_a_required_api(sandbox_run) -> None:
-    run = sandbox_run(FAULT, pytest_args=SELECT)
+def test_gate_fails_on_a_required_api(failed_run) -> None:
+    run = failed_run
     assert run.exit_code == 1 and run.summary["gate"] == "failed"
     assert any("Practitioner" in r for r in run.summary["gate_reasons"])
 
@@ -48,8 +59,8 @@ def test_unknown_group_in_policy_is_a_config_error(sandbox_run, tmp_path: Path) 
     assert run.exit_code == 2 and "no API group named 'Nope'" in run.stdout + run.stderr
 
 
-def test_baseline_fails_only_on_regressions(sandbox_run, tmp_path: Path) -> None:
-    broken = sandbox_run(FAULT, pytest_args=SELECT)
+def test_baseline_fails_only_on_regressions(sandbox_run, failed_run, tmp_path: Path) -> None:
+    broken = failed_run
     baseline = tmp_path / "accepted.json"
     shutil.copy(broken.report_dir / "summary.json", baseline)
     same = sandbox_run(FAULT, pytest_args=SELECT, extra=["--baseline", str(baseline)])
@@ -67,8 +78,8 @@ def test_accepted_quirk_is_not_a_warning(sandbox_run, tmp_path: Path) -> None:
     assert check["outcome"] == "passed" and check["notes"][0].startswith("accepted quirk")
 
 
-def test_summary_html_and_allure_files(sandbox_run) -> None:
-    run = sandbox_run(FAULT, pytest_args=SELECT)
+def test_summary_html_and_allure_files(failed_run) -> None:
+    run = failed_run
     html = (run.report_dir / "summary.html").read_text()
     assert "NOT READY" in html and "What has to be done" in html and "Coverage matrix" in html
     assert "the customer&#x27;s Epic team: the tenant&#x27;s configuration" in html
@@ -116,7 +127,7 @@ def test_tracking_tags_are_stripped() -> None:
     assert strip_tracking(bundle) == bundle
 
 
-def test_report_command_builds_one_file_without_analytics(sandbox_run) -> None:
+def test_report_command_builds_one_file_without_analytics(failed_run) -> None:
     from harness.errors import UsageError
     from harness.report.allure_html import find_allure
 
@@ -124,7 +135,7 @@ def test_report_command_builds_one_file_without_analytics(sandbox_run) -> None:
         find_allure()
     except UsageError as exc:
         pytest.skip(f"no pinned Allure installed here ({exc}); the message without it is tested above")
-    run = sandbox_run(FAULT, pytest_args=SELECT)
+    run = failed_run
     done = subprocess.run([sys.executable, "-m", "harness", "report", str(run.report_dir)], capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-1000:]

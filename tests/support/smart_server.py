@@ -146,7 +146,8 @@ def tenant_file(tmp_path: Path, base_url: str, *, scope: str | None = None, apis
     ]
     if scope:
         lines.append(f'scope = "{scope}"')
-    lines += ["[apis]", apis, "[test_data]", 'patient = "p1"', extra]
+    # a loopback server of the test's own: no need for the default politeness of 5 requests a second
+    lines += ["[apis]", apis, "[test_data]", 'patient = "p1"', "[client]", 'rate_limit = "500/s"', extra]
     path = tmp_path / "independent.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
