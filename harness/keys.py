@@ -25,7 +25,7 @@ PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 MIN_RSA_BITS = 2048
 
 
-PEM_WANTED = "give an unencrypted PKCS#8 (BEGIN PRIVATE KEY) or PKCS#1 (BEGIN RSA/EC PRIVATE KEY) PEM file"
+PEM_WANTED = "give an unencrypted PEM private key file: PKCS#8, or PKCS#1 for RSA or EC"
 
 
 def describe_key_material(data: bytes) -> str:

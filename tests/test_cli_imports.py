@@ -39,9 +39,11 @@ def test_collecting_the_checks_loads_neither_hypothesis_nor_fhirpathpy() -> None
 @pytest.mark.parametrize("package", ["harness.fleet", "harness.history"])
 def test_every_public_name_is_there(package: str) -> None:
     module = importlib.import_module(package)
+    module_of = {name: sub for sub, names in module._EXPORTS.items() for name in names}
+    assert set(module.__all__) == set(module_of)
     for name in module.__all__:
         value = getattr(module, name)
-        owner = importlib.import_module(f"{package}.{module._MODULE_OF[name]}")
+        owner = importlib.import_module(f"{package}.{module_of[name]}")
         assert getattr(owner, name) is value and name in dir(module)
     with pytest.raises(AttributeError, match="no attribute 'nothing_of_that_name'"):
         module.nothing_of_that_name  # noqa: B018

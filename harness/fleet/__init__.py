@@ -28,8 +28,9 @@ is escaped for every output.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from harness.lazy import lazy_names
 
 # The names below are imported when first asked for, so that a command that only builds the argument
 # parser (``harness.fleet.cli``) does not load the fetcher, the analysis and their libraries.
@@ -43,7 +44,6 @@ _EXPORTS = {
     "run": ("FleetRun", "TenantResult", "run_fleet", "run_fleet_async"),
     "targets": ("REFUSALS", "Refusal", "judge_address", "judge_name"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 if TYPE_CHECKING:
     from harness.fleet.address import Address, parse_address
@@ -89,14 +89,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MODULE_OF})
+__getattr__, __dir__ = lazy_names(__name__, globals(), _EXPORTS)

@@ -11,8 +11,9 @@ What the run and fleet commands call:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from harness.lazy import lazy_names
 
 # The names below are imported when first asked for, so that building the command line's parser
 # (``harness.history.cli``) does not load SQLAlchemy, the schema and the charts.
@@ -24,7 +25,6 @@ _EXPORTS = {
     "record": ("Recorded", "record_fleet", "record_run"),
     "store": ("History", "make_engine", "open_history"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 if TYPE_CHECKING:
     from harness.history.baseline import is_history_baseline, resolve_baseline
@@ -41,14 +41,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MODULE_OF})
+__getattr__, __dir__ = lazy_names(__name__, globals(), _EXPORTS)
