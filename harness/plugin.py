@@ -8,6 +8,7 @@ and pytest's own traceback output is replaced by the harness's report (``--harne
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import threading
 import time
@@ -169,26 +170,15 @@ def _applies(applies_to: Any, api: Any, tenant: Tenant) -> bool:
     return bool(applies_to(api, tenant) if _takes_tenant(applies_to) else applies_to(api))
 
 
-_TAKES_TENANT: dict[Any, bool] = {}
-
-
+@functools.cache
 def _takes_tenant(applies_to: Any) -> bool:
     """Whether ``applies_to`` takes the tenant too; asked once per function, not once per requested API."""
-    try:
-        return _TAKES_TENANT[applies_to]
-    except (KeyError, TypeError):  # TypeError: not hashable, asked every time
-        pass
     import inspect
 
     try:
-        takes = len(inspect.signature(applies_to).parameters) >= 2
+        return len(inspect.signature(applies_to).parameters) >= 2
     except (TypeError, ValueError):
-        takes = False
-    try:
-        _TAKES_TENANT[applies_to] = takes
-    except TypeError:
-        pass
-    return takes
+        return False
 
 
 @pytest.hookimpl(tryfirst=True)
