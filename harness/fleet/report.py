@@ -410,7 +410,8 @@ def write_allure(report: dict[str, Any], folder: Path) -> Path:
             "parameters": [{"name": "address", "value": t["url"] or t["address"]}],
             "steps": [], "attachments": [],
         }
-        (results / f"{document['uuid']}-result.json").write_text(json.dumps(document, ensure_ascii=False), "utf-8")
+        # ASCII with escapes: no raw control or bidi character of a tenant's text in the file
+        (results / f"{document['uuid']}-result.json").write_text(json.dumps(document), "utf-8")
     return results
 
 

@@ -81,5 +81,7 @@ def test_hostile_tenant_strings_reach_no_output_raw(tmp_path, capsys, monkeypatc
     assert "\x9b" not in raw and "\u202e" not in raw and "\x1b" not in raw
     assert json.loads(raw)["tenants"][1]["name"] == names[1]  # kept, as written, in JSON escapes
     for result in (folder / "allure-results").glob("*-result.json"):
-        description = json.loads(result.read_text("utf-8"))["description"]
+        text = result.read_text("utf-8")
+        assert "\x9b" not in text and "\u202e" not in text and "\x1b" not in text
+        description = json.loads(text)["description"]
         assert "<img" not in description and "<script" not in description and "\x1b" not in description
