@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 SEARCH = "Practitioner.Search (Organizational Directory) (R4)"
 READ = "Practitioner.Read (Organizational Directory) (R4)"

@@ -49,6 +49,7 @@ class RunState:
     cassette_dir: Path | None = None
     vcr: Any = None
     progress: Any = None
+    transport: Any = None  # an httpx transport to send through instead of the network (an embedding's own)
 
     def __post_init__(self) -> None:
         if self.cassette_dir is None:
@@ -58,7 +59,7 @@ class RunState:
             from harness.cassettes import recorded_origins
 
             recorded = recorded_origins(self.cassette_dir)
-        self.client = TenantClient(self.tenant, secrets=self.secrets,
+        self.client = TenantClient(self.tenant, secrets=self.secrets, transport=self.transport,
                                    bearer_origins=tuple(recorded) + tuple(self.tenant.client.bearer_origins))
         self.discovery = Discovery(self.client, self.tenant)
         self.started = datetime.now(timezone.utc)
