@@ -21,7 +21,9 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9+=]{24,}")
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.")
 _BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"))
-_FINGERPRINT = re.compile(r"^(?:sha256:)?[0-9a-f]{16,64}$")
+# a fleet tenant's fingerprint (sha256, 16 to 64 hex), an API's shape in a tenant run (12 hex, several joined by +)
+_FINGERPRINT = re.compile(r"^(?:sha256:)?[0-9a-f]{12,64}(?:\+[0-9a-f]{12,64})*$")
+_FINGERPRINT_LIMIT = 80  # the width of the columns that hold them
 _IDENTIFIER = re.compile(r"^[\w $().,\[\]:/&'+=*#@-]{1,300}$")
 
 
@@ -72,8 +74,10 @@ def identifier(value: object, limit: int = 300) -> str | None:
 
 
 def fingerprint(value: object) -> str | None:
-    """A shape fingerprint (``sha256:<hex>`` or bare hex), or None."""
-    return value if isinstance(value, str) and _FINGERPRINT.match(value) else None
+    """A shape fingerprint (``sha256:<hex>`` or bare hex, several joined by ``+``), or None."""
+    if not isinstance(value, str) or len(value) > _FINGERPRINT_LIMIT:
+        return None
+    return value if _FINGERPRINT.match(value) else None
 
 
 def safe_url(value: object, limit: int = 500) -> str | None:
