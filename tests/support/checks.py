@@ -216,3 +216,17 @@ def _applies(found: CheckInfo, api: Api, tenant: Tenant) -> bool:
     assert found.applies_to is not None
     takes_tenant = len(inspect.signature(found.applies_to).parameters) >= 2
     return bool(found.applies_to(api, tenant) if takes_tenant else found.applies_to(api))
+
+
+def applicable(check_id: str, api: Api, tenant: Tenant) -> bool:
+    """Whether a run judges the check for this API: it takes an API, and applies to this one."""
+    found = info(check_id)
+    if "api" not in inspect.signature(function_of(found)).parameters:
+        return False
+    return found.applies_to is None or _applies(found, api, tenant)
+
+
+def check_ids() -> list[str]:
+    """Every check of suites/, sorted."""
+    _suites_loaded()
+    return sorted(REGISTRY)
