@@ -1,88 +1,134 @@
-"""Cassettes: record against the sandbox, replay with it stopped, find drift, and keep secrets and patient data out."""
+"""Cassettes: record against the sandbox, replay with nothing served, find drift, and keep secrets and patient data out.
+
+The checks are recorded and replayed in process (``tests/support/recorded.py``: vcrpy, the scrubbing and the
+matching of ``harness.cassettes``, the preflight in the session cassette and each check in its own, as a run
+does); one end-to-end record and replay runs the whole path, offline and without the app's secrets."""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness.cassettes import Pseudonymizer, Scrubber, cassette_name
+from harness.cli import main
+from harness.plugin import build_results
+from harness.report.summary import write_summary_json
 from harness.scrub import SecretRegistry
-from tests.conftest import DATA, SANDBOX_TENANT, run_harness
+from harness.token_probes import PROBES
+from tests.conftest import DATA, INCOMPLETE, SANDBOX_TENANT, run_harness, tenant_variant
+from tests.support.checks import Judged, judge, requested_api, sandbox_app, tenant_state
+from tests.support.patient_data import enrich_store, written_values
+from tests.support.recorded import Offline, cassette_text, judge_recorded, outcomes, recorded_state
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")
-SELECTION = ["-m", "discovery or auth or coverage or exercise", "-k", "not expired"]
+ELSEWHERE = "http://127.0.0.1:9999"  # a replay's base URL: not the recording's, and nothing listens there
+
+SESSION_CHECKS = ("preflight.reachable", "discovery.smart-configuration.served", "discovery.smart-configuration.token-endpoint",
+                  "discovery.foreign-origins", "auth.token.issued", "auth.token.response", "auth.token.scopes-parse",
+                  "auth.assertion.rules", "auth.jwks.matches-key", "auth.token.refuses-replayed-jti",
+                  "auth.fhir.no-token", "auth.fhir.invalid-token", "scopes.granted-as-requested", "scopes.narrowing",
+                  "scopes.unknown-refused", "scopes.v1-v2", "scopes.write-outside-registration")
+API_CHECKS = {  # paging through opaque next links, POST _search, $match, hypothesis probes drawn reproducibly
+    "Patient.Read (Demographics) (R4)": ("coverage.declared", "coverage.granted", "exercise.read", "contract.fields"),
+    "Patient.Search (Demographics) (R4)": ("exercise.search", "search.patient-restriction", "search.post-equivalence",
+                                           "search.identifier", "probe.search"),
+    "Practitioner.Search (Organizational Directory) (R4)": ("exercise.search", "search.or-list", "search.token",
+                                                            "search.count", "profile.us-core"),
+    "Patient.$match (Patient Match) (R4)": ("exercise.patient-match",),
+    "Patient.Search (STU3)": ("exercise.search",),
+}
 
 
-def record(tmp_path: Path, *faults: str) -> tuple[Path, str, list[str]]:
-    from harness.sandbox import EmbeddedSandbox, default_settings
-
-    cassettes = tmp_path / "cassettes"
-    with EmbeddedSandbox(default_settings(faults)) as sandbox:
-        run = run_harness(tmp_path / "recorded", "--tenant", str(SANDBOX_TENANT), "--base-url", sandbox.base_url,
-                          "--mode", "record", "--cassette-dir", str(cassettes), pytest_args=SELECTION)
-        issued = list(sandbox.app.state.sandbox.tokens._tokens)
-        url = sandbox.base_url
-    assert run.exit_code in (0, 1, 5), run.stderr[-2000:]
-    return cassettes, url, issued
+def battery(state) -> list[Judged]:  # type: ignore[no-untyped-def]
+    """The discovery, token, token-probe and scope checks, and some checks of five APIs, in a fixed order."""
+    judged = [judge_recorded(state, check_id) for check_id in SESSION_CHECKS]
+    judged += [judge_recorded(state, "discovery.metadata.served", fhir_version=v) for v in state.discovery.versions]
+    judged += [judge_recorded(state, "auth.token.refuses", probe=p) for p in PROBES]
+    for name, checks in API_CHECKS.items():
+        judged += [judge_recorded(state, check_id, api=requested_api(state, name)) for check_id in checks]
+    return judged
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[str]]:
-    """One record run of the sandbox, shared by the tests that only read what it wrote."""
-    return record(tmp_path_factory.mktemp("recorded"))
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], list[str]]:
+    """One recording of the battery, in process: its folder, the outcomes and every token the sandbox issued."""
+    folder = tmp_path_factory.mktemp("recorded")
+    app = sandbox_app()
+    with recorded_state("record", folder / "cassettes", app=app, tmp_path=folder) as state:
+        judged = outcomes(battery(state))
+    return folder / "cassettes", judged, list(app.state.sandbox.tokens._tokens)
 
 
-def test_record_then_replay_offline_gives_identical_results(tmp_path: Path, recorded) -> None:
-    cassettes, url, issued = recorded
-    replay = run_harness(tmp_path / "replayed", "--tenant", str(SANDBOX_TENANT), "--base-url", url,
-                         "--mode", "replay", "--cassette-dir", str(cassettes), pytest_args=SELECTION)
-    recorded = json.loads((cassettes / "summary.json").read_text())
-    assert {c["id"]: c["outcome"] for c in replay.summary["checks"]} == {c["id"]: c["outcome"] for c in recorded["checks"]}
-    assert replay.exit_code == recorded["exit_code"]
-    assert len(recorded["checks"]) > 100
-    files = list(cassettes.rglob("*.yaml"))
-    assert len(files) > 20
-    for file in files:
-        text = file.read_text("utf-8")
-        assert not JWT.search(text) and "PRIVATE KEY" not in text
-        assert not any(token in text for token in issued)
-        assert "authorization:" not in text.lower()
+def test_a_recording_replays_with_identical_outcomes_elsewhere_and_offline(recorded, tmp_path: Path) -> None:
+    cassettes, before, _ = recorded
+    assert len(before) > 50 and set(before.values()) <= {"passed", "warning", "inconclusive"}, before
+    offline = Offline()
+    with recorded_state("replay", cassettes, offline=offline, base_url=ELSEWHERE, tmp_path=tmp_path) as state:
+        after = outcomes(battery(state))
+    assert offline.sent == []  # every answer came from the cassettes
+    assert after == before  # matched on method, path and query, not on the host and port
+
+
+def test_a_replay_past_its_cassettes_sends_nothing(recorded, tmp_path: Path) -> None:
+    """The control of the test above: without vcrpy in front, the offline transport is reached and says so."""
+    cassettes, _, _ = recorded
+    offline = Offline()
+    with tenant_state(handler=offline, mode="replay", cassette_dir=cassettes, base_url=ELSEWHERE, tmp_path=tmp_path) as state:
+        assert judge(state, "discovery.smart-configuration.served").outcome == "failed"
+    assert offline.sent and offline.sent[0].endswith("/.well-known/smart-configuration")
+
+
+def test_the_cassettes_hold_no_token_assertion_key_or_authorization(recorded) -> None:
+    cassettes, _, issued = recorded
+    files = cassette_text(cassettes)
+    assert len(files) > 30 and len(issued) >= 3
+    everything = "\n".join(files.values())
+    assert "/oauth2/token" in everything and "client_assertion" in everything  # the token requests are there
+    assert not JWT.search(everything) and "PRIVATE KEY" not in everything
+    assert not [token for token in issued if token in everything]
+    assert "authorization:" not in everything.lower()
 
 
 def test_replay_fails_clearly_on_a_request_the_cassettes_lack(tmp_path: Path) -> None:
-    from harness.sandbox import EmbeddedSandbox
-
     cassettes = tmp_path / "cassettes"
-    with EmbeddedSandbox() as sandbox:
-        url = sandbox.base_url
-        run_harness(tmp_path / "recorded", "--tenant", str(SANDBOX_TENANT), "--base-url", url, "--mode", "record",
-                    "--cassette-dir", str(cassettes), pytest_args=["-m", "discovery"])
-    replay = run_harness(tmp_path / "replayed", "--tenant", str(SANDBOX_TENANT), "--base-url", url,
-                         "--mode", "replay", "--cassette-dir", str(cassettes), pytest_args=["-k", "refuses and aud"])
-    check = replay.check("auth.token.refuses[aud]")
-    assert check["outcome"] == "broken" and "record the tenant again" in check["message"]
-    assert replay.exit_code == 3  # error: the harness could not judge
+    with recorded_state("record", cassettes, tmp_path=tmp_path):
+        pass  # the session only: discovery and the token
+    with recorded_state("replay", cassettes, tmp_path=tmp_path) as state:
+        aud = next(p for p in PROBES if p.id == "aud")
+        refused = judge_recorded(state, "auth.token.refuses", probe=aud)
+        assert refused.outcome == "broken" and "record the tenant again" in refused.message
+        assert refused.result.category == "harness-error"
+        results = build_results(state)
+    assert results.gate.state.value == "error" and results.gate.exit_code == 3  # the harness could not judge
 
 
-def test_drift_lists_what_changed(tmp_path: Path, recorded) -> None:
-    from harness.sandbox import EmbeddedSandbox, default_settings
+def _declared_summary(folder: Path, *faults: str, mode: str = "live") -> Path:
+    """summary.json of a run of coverage.declared for every requested API (recorded into ``folder`` when recording)."""
+    folder.mkdir(parents=True)
+    if mode == "record":
+        context = recorded_state("record", folder, *faults, tmp_path=folder)
+    else:
+        context = tenant_state(*faults, tmp_path=folder)
+    with context as state:
+        for api in state.tenant.requested.apis:
+            (judge_recorded if mode == "record" else judge)(state, "coverage.declared", api=api)
+        write_summary_json(build_results(state), folder / "summary.json")
+    return folder
 
-    cassettes, _, _ = recorded
-    with EmbeddedSandbox(default_settings(["metadata-drop-resource:R4=Practitioner"])) as sandbox:
-        live = run_harness(tmp_path / "live", "--tenant", str(SANDBOX_TENANT), "--base-url", sandbox.base_url,
-                           pytest_args=SELECTION)
-    done = subprocess.run([sys.executable, "-m", "harness", "diff", str(cassettes), str(live.report_dir)],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
-    assert "Practitioner.Read (Organizational Directory) (R4): declared True -> False" in done.stdout
-    same = subprocess.run([sys.executable, "-m", "harness", "diff", str(cassettes), str(cassettes / "summary.json")],
-                          capture_output=True, text=True, timeout=60)
-    assert same.returncode == 0 and "no drift" in same.stdout
+
+def test_drift_lists_what_changed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cassettes = _declared_summary(tmp_path / "cassettes", mode="record")
+    live = _declared_summary(tmp_path / "live", "metadata-drop-resource:R4=Practitioner")
+    assert main(["diff", str(cassettes), str(live)]) == 1
+    out = capsys.readouterr().out
+    assert "Practitioner.Read (Organizational Directory) (R4): declared True -> False" in out
+    assert "coverage.declared[Practitioner.Read (Organizational Directory) (R4)]: outcome 'passed' -> 'failed'" in out
+    assert "Patient.Read (Demographics) (R4)" not in out  # only what changed
+    assert main(["diff", str(cassettes), str(cassettes / "summary.json")]) == 0
+    assert "no drift" in capsys.readouterr().out
 
 
 def test_pseudonyms_are_stable_and_cover_patient_data() -> None:
@@ -116,24 +162,78 @@ def test_cassette_names_are_file_safe() -> None:
         "test_exercise/test_read[Patient.read.Demographics.R4].yaml"
 
 
-def test_patient_data_scrubbed_consistently_and_replay_still_agrees(tmp_path: Path) -> None:
-    from harness.sandbox import EmbeddedSandbox
-    from tests.conftest import tenant_variant
+# -- end to end: the whole path, offline, without the app's secrets -------------------------------------------
 
-    tenant = tenant_variant(tmp_path, append='\n[cassettes]\nscrub_patient_data = true\npseudonym_key_env = "EH_PSEUDONYM_KEY"\n')
-    env = {"EH_PSEUDONYM_KEY": "test-only-pseudonym-key"}
-    selection = ["-m", "exercise or probing", "-k", "Patient or Practitioner or RelatedPerson"]
-    cassettes = tmp_path / "cassettes"
+E2E_APIS = ["Patient.Read (Demographics) (R4)", "Patient.Search (Demographics) (R4)", "Patient.Create (Demographics) (R4)",
+            "Patient.$match (Patient Match) (R4)", "Coverage.Search (Patient Insurance Information) (R4)",
+            "Condition.Search (Reason for Visit) (R4)", "QuestionnaireResponse.Search (Patient-Entered Questionnaires) (R4)",
+            "QuestionnaireResponse.Create (Patient-Entered Questionnaires) (R4)",
+            "DocumentReference.Create (Clinical Notes) (R4)", "RelatedPerson.Search (Friends and Family) (R4)",
+            "Encounter.Search (Patient Chart) (R4)", "Communication.Search (Patient Education) (R4)",
+            "Flag.Search (Patient FYI) (R4)", "List.Search (Problems) (R4)", "Consent.Search (Document) (R4)",
+            "ServiceRequest.Search (Orders) (R4)", "Task.Update (Community Resource) (R4)",
+            "Practitioner.Search (Organizational Directory) (R4)", "Patient.Search (STU3)"]
+PSEUDONYM_KEY = "test-only-pseudonym-key"
+
+
+@pytest.mark.e2e
+def test_record_then_replay_offline_without_secrets_writes_no_secret_or_patient_value(tmp_path: Path) -> None:
+    """`epic-harness run --mode record` against a sandbox rich in patient data, with the app's client id and key
+    given by environment variables and patient-data scrubbing on; then `--mode replay` with the sandbox stopped
+    and those variables unset: the same outcomes (the app's own credentials reported as not checked), the same
+    exit code, and no secret and no patient value in any file either run wrote or in what they printed."""
+    from harness.history.load import summary as stored_summary
+    from harness.history.store import History
+    from harness.sandbox import EmbeddedSandbox
+    from tests.history.test_history_real_runs import assert_summary_kept
+
+    key = (SANDBOX_TENANT.parent / "keys" / "sandbox-rs384.pem").read_text()
+    tenant = tenant_variant(tmp_path, replace={
+        'client_id = "harness-sandbox-nonprod"': 'client_id_env = "TEST_EPIC_CLIENT_ID"',
+        'private_key = "keys/sandbox-rs384.pem"': 'private_key_env = "TEST_EPIC_PRIVATE_KEY"',
+        'set = "careforce-phoenix"': f"list = {json.dumps(E2E_APIS)}"},
+        append='\n[cassettes]\nscrub_patient_data = true\npseudonym_key_env = "EH_PSEUDONYM_KEY"\n')
+    secrets = {"TEST_EPIC_CLIENT_ID": "harness-sandbox-nonprod", "TEST_EPIC_PRIVATE_KEY": key}
+    cassettes, named = tmp_path / "cassettes", tmp_path / "named" / "history.sqlite"
+    selection = ["-k", "not expired"]  # the expired-token check waits for a token to expire
     with EmbeddedSandbox() as sandbox:
+        values = enrich_store(sandbox.app.state.sandbox.fhir.store)
         url = sandbox.base_url
         recorded = run_harness(tmp_path / "recorded", "--tenant", str(tenant), "--base-url", url, "--mode", "record",
-                               "--cassette-dir", str(cassettes), pytest_args=selection, env=env)
-    text = "\n".join(p.read_text() for p in cassettes.rglob("*.yaml"))
-    assert "Practitioner" in text and "pseudo-" in text
-    for real in ("Camila", "Lopez", "1987-09-12", "1234567893"):
-        assert real not in text, real
+                               "--cassette-dir", str(cassettes), "--history", str(named), pytest_args=selection,
+                               env={**secrets, "EH_PSEUDONYM_KEY": PSEUDONYM_KEY})
+        issued = list(sandbox.app.state.sandbox.tokens._tokens)
+    assert recorded.exit_code == INCOMPLETE, recorded.stderr[-2000:]  # one check deselected, nothing failed
     replay = run_harness(tmp_path / "replayed", "--tenant", str(tenant), "--base-url", url, "--mode", "replay",
-                         "--cassette-dir", str(cassettes), pytest_args=selection, env=env)
-    outcomes = {c["id"]: c["outcome"] for c in replay.summary["checks"]}
-    assert outcomes == {c["id"]: c["outcome"] for c in recorded.summary["checks"]}
-    assert "broken" not in outcomes.values()
+                         "--cassette-dir", str(cassettes), pytest_args=selection,
+                         env={**{k: "" for k in secrets}, "EH_PSEUDONYM_KEY": PSEUDONYM_KEY})
+    assert replay.exit_code == recorded.exit_code == recorded.summary["exit_code"], replay.stderr[-2000:]
+
+    own = ("auth.assertion.rules", "auth.jwks.matches-key")  # the app's own credentials: a stand-in signed the replay
+    for check_id in own:
+        check = replay.check(check_id)
+        assert check["outcome"] == "skipped" and "stand-in" in check["message"] and check["required"] is False
+        assert recorded.check(check_id)["outcome"] == "passed"
+    before = {k: v for k, v in recorded.outcomes().items() if k not in own}
+    after = {k: v for k, v in replay.outcomes().items() if k not in own}
+    assert after == before and len(before) > 150 and "broken" not in before.values()
+    assert {"passed", "inconclusive"} <= set(before.values())
+
+    phones = [v for v in values if re.fullmatch(r"\d{3}-\d{3}-\d{4}", v)]
+    assert len(values) > 100 and phones and "Cedarbrook1" in " ".join(values)
+    written = {str(p): p.read_text("utf-8", "replace")  # every file the two runs wrote, and what they printed
+               for folder in (cassettes, recorded.report_dir, replay.report_dir) for p in folder.rglob("*") if p.is_file()}
+    written |= {"stdout": recorded.stdout + replay.stdout, "stderr": recorded.stderr + replay.stderr}
+    everything = "\n".join(written.values())
+    assert len(written) > 40 and "pseudo-" in everything and "subscriberId" in everything
+    assert "client_assertion" in everything and len(issued) >= 3
+    found = written_values(values, everything)
+    assert found == [], f"{len(found)} patient values written, e.g. {found[:5]}"
+    assert not JWT.search(everything) and "PRIVATE KEY" not in everything and key.splitlines()[1] not in everything
+    assert not [token for token in issued if token in everything]
+    assert "authorization:" not in "\n".join(cassette_text(cassettes).values()).lower()
+
+    # the record run went into the history it named, whole, and into no other
+    assert not (tmp_path / "recorded-history.sqlite").exists()
+    with History(named) as history, history.read() as conn:
+        assert_summary_kept(stored_summary(conn, 1), recorded.summary)

@@ -9,12 +9,13 @@ import gzip
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterator
 
 import httpx
 
 from harness.cassettes import Pseudonymizer
-from tests.conftest import SANDBOX_TENANT, run_harness, tenant_variant
+from tests.conftest import SANDBOX_TENANT
+from tests.support.patient_data import RICH_TYPES, enrich_store, written_values
+from tests.support.recorded import Offline, cassette_text, judge_recorded, recorded_state
 
 KEY = b"test-only-pseudonym-key"
 MRN = "urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.0"
@@ -193,87 +194,72 @@ def test_the_exchange_log_is_patient_scrubbed_when_the_tenant_asks() -> None:
     assert "_count=5" in logged and "onlyCertainMatches" in logged and "not kept" in logged
 
 
-# -- end to end: record a population rich in patient data, replay it ------------------------------
+# -- recorded and replayed in process: a population rich in patient data ------------------------------------
 
-RICH_TYPES = ("Patient", "Coverage", "Condition", "DocumentReference", "QuestionnaireResponse", "RelatedPerson",
-              "Encounter", "Communication", "EpisodeOfCare", "Flag", "List", "Consent", "ServiceRequest", "Task")
-PHI_KEYS = {"family", "given", "line", "city", "postalCode", "district", "birthDate", "subscriberId", "data",
-            "title", "authorString", "valueString", "valueDate"}
-
-
-def _enriched(resource: dict[str, Any], index: int) -> dict[str, Any]:
-    """The same resource with a narrative, a note and (for answers) free-text answers, made of its own values."""
-    out = copy.deepcopy(resource)
-    words = " ".join(v for v in _strings(resource, PHI_KEYS | {"value"}) if len(v) > 3)[:400]
-    out["text"] = {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{words}</div>'}
-    if out["resourceType"] in ("Condition", "ServiceRequest", "Task", "Communication"):
-        out["note"] = [{"authorString": f"Nurse Quillfeather{index}", "text": f"called back about {words[:80]}"}]
-    if out["resourceType"] == "QuestionnaireResponse":
-        out.setdefault("item", []).append({"linkId": "free-text", "answer": [
-            {"valueString": f"feeling low since the move to Cedarbrook{index}"}, {"valueDate": f"2023-10-{index % 27 + 1:02d}"}]})
-    return out
+def _rich_apis(state) -> list[str]:  # type: ignore[no-untyped-def]
+    """One search API per patient-data type of the requested set, Patient.Read and $match, and the creates and
+    updates of those types (their request bodies carry patient data too)."""
+    requested = [a for a in state.tenant.requested.apis if a.version == "R4"]
+    names = [next(a.name for a in requested if a.name.startswith(f"{t}.") and a.interaction == "search")
+             for t in RICH_TYPES if any(a.name.startswith(f"{t}.") and a.interaction == "search" for a in requested)]
+    names += [a.name for a in requested if a.name.split(".")[0] in RICH_TYPES and a.interaction in ("create", "update")]
+    return names + ["Patient.Read (Demographics) (R4)", "Patient.$match (Patient Match) (R4)"]
 
 
-def _strings(node: Any, keys: set[str], key: str | None = None, parent: str | None = None) -> Iterator[str]:
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _strings(v, keys, k, key)
-    elif isinstance(node, list):
-        for v in node:
-            yield from _strings(v, keys, key, parent)
-    elif isinstance(node, str) and (key in keys or (key == "value" and "value" in keys
-                                                    and parent in ("telecom", "identifier"))):
-        yield node
+def _judge_rich(state) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from tests.support.checks import applicable, check_ids, requested_api
+
+    judged = {}
+    for name in _rich_apis(state):
+        api = requested_api(state, name)
+        for check_id in check_ids():
+            if check_id != "probe.find" and applicable(check_id, api, state.tenant):
+                found = judge_recorded(state, check_id, api=api)
+                judged[found.result.id] = found.outcome
+    return judged
 
 
-def _enrich_store(store: Any) -> list[str]:
-    """Put enriched copies of the patient resources in the sandbox; the patient values to look for."""
-    values: set[str] = set()
-    for resource_type in RICH_TYPES:
-        for index, resource in enumerate(store.of_type("R4", resource_type)):
-            enriched = store.put("R4", _enriched(resource, index))
-            values |= {v for v in _strings(enriched, PHI_KEYS | {"value"}) if len(v) >= 5}
-    kept = json.dumps([r for t in ("Slot", "Schedule", "Questionnaire", "Practitioner", "Organization", "Location")
-                       for r in store.of_type("R4", t) + store.of_type("STU3", t)])
-    resources = [r for t in RICH_TYPES for r in store.of_type("R4", t)]
-    ids = {r["id"] for r in resources}  # ids stay, by design: replay reads by them
-    displays = set(_strings(resources, {"display"}))  # a code's name is terminology, kept
-    # nor is a value that a non-patient resource also shows (a clinic's city, a slot's date)
-    return sorted(v for v in values if v not in kept and v not in ids and v not in displays
-                  and not re.fullmatch(r"\d{4}(-01(-01)?)?", v))
+def test_a_scrubbed_recording_holds_no_patient_value_and_replays(tmp_path: Path) -> None:
+    """The sandbox's patient resources given narratives, notes and free-text answers of their own values, then
+    recorded with patient-data scrubbing on: no value is in any cassette, and the recording replays, with nothing
+    served, to the same outcomes."""
+    import dataclasses
 
+    from harness.config import CassetteSettings, load_tenant
+    from tests.support.checks import ROOT, sandbox_app
 
-def _written_values(values: list[str], text: str) -> list[str]:
-    """The values that appear in ``text`` as themselves, not inside a longer code or word."""
-    # a plain substring test first: the bounded search only for values that are there at all
-    return [v for v in values if v in text and re.search(rf"(?<![\w.-]){re.escape(v)}(?![\w.-])", text)]
-
-
-def test_a_record_run_writes_no_patient_value_and_replays(tmp_path: Path) -> None:
-    from harness.sandbox import EmbeddedSandbox
-
-    tenant = tenant_variant(tmp_path, append='\n[cassettes]\nscrub_patient_data = true\npseudonym_key_env = "EH_PSEUDONYM_KEY"\n')
-    env = {"EH_PSEUDONYM_KEY": KEY.decode()}
-    selection = ["-m", "exercise or patients or questionnaires or probing", "-k",
-                 " or ".join(RICH_TYPES) + " or Patient"]
+    tenant = load_tenant(SANDBOX_TENANT, base_url=ROOT)
+    tenant = dataclasses.replace(tenant, cassettes=CassetteSettings(scrub_patient_data=True, pseudonym_key=KEY))
+    app = sandbox_app()
+    values = enrich_store(app.state.sandbox.fhir.store)
     cassettes = tmp_path / "cassettes"
-    with EmbeddedSandbox() as sandbox:
-        values = _enrich_store(sandbox.app.state.sandbox.fhir.store)
-        url = sandbox.base_url
-        recorded = run_harness(tmp_path / "recorded", "--tenant", str(tenant), "--base-url", url, "--mode", "record",
-                               "--cassette-dir", str(cassettes), pytest_args=selection, env=env)
-    assert recorded.exit_code in (0, 1, 5), recorded.stderr[-2000:]
+    with recorded_state("record", cassettes, app=app, tenant=tenant, tmp_path=tmp_path) as state:
+        recorded = _judge_rich(state)
     phones = [v for v in values if re.fullmatch(r"\d{3}-\d{3}-\d{4}", v)]
     assert len(values) > 100 and phones and "Cedarbrook1" in " ".join(values)
-    written = {str(p): p.read_text("utf-8", "replace")  # every file the record run wrote, and its output
-               for folder in (cassettes, recorded.report_dir) for p in folder.rglob("*") if p.is_file()}
-    written |= {"stdout": recorded.stdout, "stderr": recorded.stderr}
-    everything = "\n".join(written.values())
-    assert len(written) > 20 and "pseudo-" in everything and "subscriberId" in everything
-    found = _written_values(values, everything)
-    assert found == [], f"{len(found)} patient values written, e.g. {found[:5]}"
-    replay = run_harness(tmp_path / "replayed", "--tenant", str(tenant), "--base-url", url, "--mode", "replay",
-                         "--cassette-dir", str(cassettes), pytest_args=selection, env=env)
-    outcomes = {c["id"]: c["outcome"] for c in replay.summary["checks"]}
-    assert outcomes == {c["id"]: c["outcome"] for c in recorded.summary["checks"]}
-    assert len(outcomes) > 30 and "broken" not in outcomes.values()
+    files = cassette_text(cassettes)
+    everything = "\n".join(files.values())
+    assert len(files) > 80 and "pseudo-" in everything and "subscriberId" in everything
+    assert "DocumentReference" in everything and "method: POST" in everything  # creates, with their bodies
+    found = written_values(values, everything)
+    assert found == [], f"{len(found)} patient values recorded, e.g. {found[:5]}"
+    offline = Offline()
+    with recorded_state("replay", cassettes, tenant=tenant, offline=offline, tmp_path=tmp_path) as state:
+        replayed = _judge_rich(state)
+    assert offline.sent == []
+    assert replayed == recorded and len(recorded) > 150
+    assert "broken" not in recorded.values() and list(recorded.values()).count("passed") > 100
+
+
+def test_without_scrubbing_the_recording_holds_the_patient_values(tmp_path: Path) -> None:
+    """The control of the test above: the same population recorded as it is keeps its patient values."""
+    from tests.support.checks import requested_api, sandbox_app
+
+    app = sandbox_app()
+    values = enrich_store(app.state.sandbox.fhir.store)
+    cassettes = tmp_path / "cassettes"
+    with recorded_state("record", cassettes, app=app, tmp_path=tmp_path) as state:
+        for name in ("Patient.Search (Demographics) (R4)", "Condition.Search (Reason for Visit) (R4)"):
+            assert judge_recorded(state, "exercise.search", api=requested_api(state, name)).outcome == "passed"
+    found = written_values(values, "\n".join(cassette_text(cassettes).values()))
+    assert len(found) > 20
