@@ -16,7 +16,7 @@ import pytest
 import suites.test_credentials as credential_checks
 from harness.auth import AssertionSpec
 from tests.conftest import SANDBOX_TENANT, tenant_variant
-from tests.support.checks import Judged, judge, tenant_state
+from tests.support.checks import Judged, judge, results_of, tenant_state
 
 PUBLISHED = json.loads((SANDBOX_TENANT.parent / "sandbox-app.jwks.json").read_text())
 JWKS_URL = "http://127.0.0.1:8766/epic/jwks"  # another loopback origin than the tenant's
@@ -81,7 +81,7 @@ def test_no_jwks_given_is_not_checked(tmp_path: Path) -> None:
 # -- the JWK Set URL -----------------------------------------------------------------------------------------
 
 def _with_jwks_url(tmp_path: Path, serve: Callable[[httpx.Request], httpx.Response]
-                   ) -> tuple[Judged, list[httpx.Request]]:
+                   ) -> tuple[Judged, list[httpx.Request], int]:
     fetched: list[httpx.Request] = []
 
     def answer(request: httpx.Request) -> httpx.Response | None:
@@ -92,7 +92,8 @@ def _with_jwks_url(tmp_path: Path, serve: Callable[[httpx.Request], httpx.Respon
 
     tenant = tenant_variant(tmp_path, replace={'jwks = "sandbox-app.jwks.json"': f'jwks_url = "{JWKS_URL}"'})
     with tenant_state(answer=answer, tenant_file=tenant) as state:
-        return judge(state, "auth.jwks.matches-key"), fetched
+        judged = judge(state, "auth.jwks.matches-key")
+        return judged, fetched, results_of(state).gate.exit_code
 
 
 def _json(body: Any) -> Callable[[httpx.Request], httpx.Response]:
@@ -100,7 +101,7 @@ def _json(body: Any) -> Callable[[httpx.Request], httpx.Response]:
 
 
 def test_the_jwks_url_is_fetched_unauthenticated_and_its_cache_control_reported(tmp_path: Path) -> None:
-    judged, fetched = _with_jwks_url(tmp_path, _json(PUBLISHED))
+    judged, fetched, _ = _with_jwks_url(tmp_path, _json(PUBLISHED))
     assert judged.outcome == "warning" and "not https" in judged.message  # Epic requires TLS for the URL
     assert any("Cache-Control: max-age=3600" in n for n in judged.result.notes)
     assert len(fetched) == 1 and "authorization" not in fetched[0].headers
@@ -112,6 +113,7 @@ def test_the_jwks_url_is_fetched_unauthenticated_and_its_cache_control_reported(
     (lambda request: httpx.Response(200, text="<html>keys</html>"), "the JWK Set URL did not answer JSON"),
 ])
 def test_a_jwks_url_that_is_unsafe_or_unusable_fails(tmp_path: Path, serve: Callable, words: str) -> None:
-    judged, _ = _with_jwks_url(tmp_path, serve)
+    judged, _, gate = _with_jwks_url(tmp_path, serve)
     assert judged.outcome == "failed" and words in judged.message, judged
     assert judged.result.category == "vendor-credentials"
+    assert gate == 1  # not required to run, but a failure fails the gate
