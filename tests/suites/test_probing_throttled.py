@@ -13,9 +13,8 @@ ENCOUNTER = "Encounter.Search (Patient Chart) (R4)"
 
 def test_throttling_during_probing_is_never_a_finding(tmp_path: Path) -> None:
     tenant = tenant_variant(tmp_path, replace={"[probing]\nexamples = 5": "[probing]\nexamples = 6\nseed = 7"})
-    with tenant_state("transport-429-every:Encounter=3", tenant_file=tenant) as state:
-        waits: list[float] = []
-        state.client._sleep = waits.append  # Retry-After honoured, without the seconds passing
+    waits: list[float] = []  # Retry-After honoured, without the seconds passing
+    with tenant_state("transport-429-every:Encounter=3", tenant_file=tenant, sleep=waits.append) as state:
         probe = judge(state, "probe.search", api=ENCOUNTER)
         throttled = state.client.throttled
     assert probe.outcome in ("passed", "warning"), probe
