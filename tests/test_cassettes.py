@@ -14,12 +14,11 @@ import pytest
 
 from harness.cassettes import Pseudonymizer, Scrubber, cassette_name
 from harness.cli import main
-from harness.plugin import build_results
 from harness.report.summary import write_summary_json
 from harness.scrub import SecretRegistry
 from harness.token_probes import PROBES
 from tests.conftest import DATA, INCOMPLETE, SANDBOX_TENANT, run_harness, tenant_variant
-from tests.support.checks import Judged, judge, requested_api, sandbox_app, tenant_state
+from tests.support.checks import Judged, judge, requested_api, results_of, sandbox_app, tenant_state
 from tests.support.patient_data import enrich_store, written_values
 from tests.support.recorded import Offline, cassette_text, judge_recorded, outcomes, recorded_state
 
@@ -101,7 +100,7 @@ def test_replay_fails_clearly_on_a_request_the_cassettes_lack(tmp_path: Path) ->
         refused = judge_recorded(state, "auth.token.refuses", probe=aud)
         assert refused.outcome == "broken" and "record the tenant again" in refused.message
         assert refused.result.category == "harness-error"
-        results = build_results(state)
+        results = results_of(state)
     assert results.gate.state.value == "error" and results.gate.exit_code == 3  # the harness could not judge
 
 
@@ -115,7 +114,7 @@ def _declared_summary(folder: Path, *faults: str, mode: str = "live") -> Path:
     with context as state:
         for api in state.tenant.requested.apis:
             (judge_recorded if mode == "record" else judge)(state, "coverage.declared", api=api)
-        write_summary_json(build_results(state), folder / "summary.json")
+        write_summary_json(results_of(state), folder / "summary.json")
     return folder
 
 

@@ -207,15 +207,16 @@ def _rich_apis(state) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _judge_rich(state) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from tests.support.checks import applicable, check_ids, requested_api
+    from tests.support.checks import check_ids, info, parametrizations
 
+    collected = {check_id: parametrizations(state, info(check_id)) for check_id in check_ids()}
     judged = {}
-    for name in _rich_apis(state):
-        api = requested_api(state, name)
-        for check_id in check_ids():
-            if check_id != "probe.find" and applicable(check_id, api, state.tenant):
-                found = judge_recorded(state, check_id, api=api)
-                judged[found.result.id] = found.outcome
+    for name in _rich_apis(state):  # API by API, each check of it as a run collects it
+        for check_id, cases in collected.items():
+            for params in cases:
+                if "api" in params and params["api"].name == name:
+                    found = judge_recorded(state, check_id, **params)
+                    judged[found.result.id] = found.outcome
     return judged
 
 

@@ -507,6 +507,28 @@ _HOLDERS = frozenset({"Bundle", "Parameters"})
 _DOMINANT = ("type", "empty")
 
 
+def _reachable(definitions: dict[str, Any], start: str) -> dict[str, Any]:
+    """The definitions ``start`` refers to, directly or not (``#/definitions/...`` references), itself included."""
+    found: dict[str, Any] = {}
+    pending = [start]
+    while pending:
+        name = pending.pop()
+        if name in found or name not in definitions:
+            continue
+        found[name] = definitions[name]
+        stack: list[Any] = [definitions[name]]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str) and ref.startswith("#/definitions/"):
+                    pending.append(ref.removeprefix("#/definitions/"))
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return found
+
+
 class FhirValidator:
     """Validates FHIR resources of one version: the shipped JSON schema and, for R4, the rules
     derived from HL7's StructureDefinitions (:mod:`harness.fhir.structure`).
@@ -589,7 +611,10 @@ class FhirValidator:
             compiled = cache.get(resource_type)
             if compiled is None:
                 definitions = self._strict if cache is self._compiled_strict else self._definitions
-                root = {"$ref": f"#/definitions/{resource_type}", "definitions": definitions}
+                # only the definitions the type reaches: each compile converts what it is given, and
+                # contained resources (ResourceList) are validated on their own, so a type reaches few
+                root = {"$ref": f"#/definitions/{resource_type}",
+                        "definitions": _reachable(definitions, resource_type)}
                 # FHIR's patterns need no lookaround: the linear-time engine, twice as fast
                 keywords = {PERIOD_KEYWORD: PeriodOrder} if self.rules is not None else None
                 compiled = self._validator_class(root, offline=True, pattern_options=jsonschema_rs.RegexOptions(),
