@@ -12,7 +12,7 @@ from harness.config import STAND_IN_CLIENT, load_tenant
 from harness.errors import ConfigError
 from tests.conftest import SANDBOX_TENANT, tenant_variant
 from tests.support.checks import ROOT
-from tests.support.recorded import Offline, outcomes, recorded_state
+from tests.support.recorded import Offline, differing, outcomes, recorded_state
 from tests.test_cassettes import battery
 
 KEY = (SANDBOX_TENANT.parent / "keys" / "sandbox-rs384.pem").read_text()
@@ -60,7 +60,7 @@ def test_replay_needs_no_client_id_or_key(tmp_path: Path, monkeypatch: pytest.Mo
         assert recorded[check_id].outcome == "passed"
         result = replayed[check_id].result
         assert result.outcome.value == "skipped" and "stand-in" in result.message and result.required is False
-    before = outcomes(j for k, j in recorded.items() if k not in OWN)
-    after = outcomes(j for k, j in replayed.items() if k not in OWN)
-    assert after == before and len(before) > 50
-    assert not {"failed", "broken", "blocked"} & set(before.values())
+    before = [j for k, j in recorded.items() if k not in OWN]
+    after = [j for k, j in replayed.items() if k not in OWN]
+    assert not differing(before, after) and len(before) > 50, differing(before, after)
+    assert not {"failed", "broken", "blocked"} & set(outcomes(before).values())

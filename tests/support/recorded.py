@@ -97,3 +97,10 @@ def cassette_text(folder: Path) -> dict[str, str]:
 
 def outcomes(judged: Iterable[Judged]) -> dict[str, str]:
     return {j.result.id: j.outcome for j in judged}
+
+
+def differing(before: Iterable[Judged], after: Iterable[Judged]) -> dict[str, tuple[Judged | None, Judged | None]]:
+    """The results whose outcome differs between two runs (or that only one has), each with its message."""
+    was, now = {j.result.id: j for j in before}, {j.result.id: j for j in after}
+    return {k: (was.get(k), now.get(k)) for k in was.keys() | now.keys()
+            if (was[k].outcome if k in was else None) != (now[k].outcome if k in now else None)}
