@@ -10,10 +10,12 @@ out, so a check passing and failing costs milliseconds instead of a run of secon
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import pkgutil
 import warnings
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -68,22 +70,72 @@ def sandbox_app(*faults: str, **settings: Any) -> Any:
     return create_app(config)
 
 
+def variant(tenant: Tenant, **changes: Any) -> Tenant:
+    """``tenant`` with some fields changed. A mapping given for a settings table (``client``, ``probing``,
+    ``checks``, ``cassettes``) changes only those of its fields; for ``test_data`` it is merged, a ``None``
+    value removing the key; any other value replaces the field."""
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        current = getattr(tenant, name)
+        if isinstance(value, Mapping) and dataclasses.is_dataclass(current):
+            value = dataclasses.replace(current, **value)  # type: ignore[type-var]
+        elif isinstance(value, Mapping) and isinstance(current, dict):
+            value = {k: v for k, v in {**current, **value}.items() if v is not None}
+        out[name] = value
+    return dataclasses.replace(tenant, **out)
+
+
+def sandbox_tenant(*, base_url: str = ROOT, tenant_file: Path = SANDBOX_TENANT, **changes: Any) -> Tenant:
+    """The tenant file (the sandbox's unless named) addressed at ``base_url``, with :func:`variant`'s changes."""
+    return variant(load_tenant(tenant_file, base_url=base_url), **changes)
+
+
 @contextmanager
 def tenant_state(*faults: str, app: Any = None, handler: Callable[[httpx.Request], httpx.Response] | None = None,
-                 tenant_file: Path = SANDBOX_TENANT, base_url: str = ROOT, tmp_path: Path | None = None,
-                 allow_writes: bool = False, tenant: Tenant | None = None, **state: Any) -> Iterator[RunState]:
-    """A run's state over an in-process tenant: the sandbox with ``faults`` unless ``app`` or ``handler`` is given."""
-    if handler is not None:
-        transport: httpx.BaseTransport = httpx.MockTransport(handler)
+                 network: bool = False, tenant_file: Path = SANDBOX_TENANT, base_url: str = ROOT,
+                 tmp_path: Path | None = None, allow_writes: bool = False, tenant: Tenant | None = None,
+                 sleep: Callable[[float], None] | None = None, **state: Any) -> Iterator[RunState]:
+    """A run's state over an in-process tenant: the sandbox with ``faults`` unless ``app`` or ``handler`` is given;
+    with ``network`` over real sockets to ``base_url`` (or the ``tenant``'s) instead. With ``sleep`` (e.g.
+    ``waits.append``) the client's waits before a retry are handed to it instead of slept."""
+    transport: httpx.BaseTransport | None
+    if network:
+        transport = None
+    elif handler is not None:
+        transport = httpx.MockTransport(handler)
     else:
         transport = AppTransport(app if app is not None else sandbox_app(*faults), base_url)
     tenant = tenant or load_tenant(tenant_file, base_url=base_url, allow_writes=allow_writes)
     report_dir = tmp_path / "report" if tmp_path is not None else Path("reports") / "unit"
     run = RunState(tenant, report_dir, transport=transport, **state)
+    if sleep is not None:  # the waits between retries, recorded instead of slept (the client's own clock)
+        run.client._sleep = sleep
     try:
         yield run
     finally:
-        transport.close()
+        run.client.close()
+        if transport is not None:
+            transport.close()
+
+
+@contextmanager
+def served_state(*faults: str, tls: bool = False, trusted: bool = True, cert_days: float = 365.0,
+                 tls_min_version: str = "1.2", tenant_file: Path = SANDBOX_TENANT, tmp_path: Path | None = None,
+                 sleep: Callable[[float], None] | None = None, **changes: Any) -> Iterator[RunState]:
+    """A run's state over real sockets: the sandbox with ``faults`` served on a loopback port, for what only the
+    wire shows (a reset, a drip, a hang, TLS). With ``tls`` it speaks https (``tls_min_version`` and later) with a
+    certificate valid ``cert_days``, whose CA the tenant trusts (``client.ca_file``) unless ``trusted`` is false;
+    ``changes`` as :func:`variant`'s."""
+    from harness.sandbox import EmbeddedSandbox, default_settings
+
+    with EmbeddedSandbox(default_settings(faults), tls=tls, cert_days=cert_days,
+                         tls_min_version=tls_min_version) as sandbox:
+        client = dict(changes.pop("client", {}))
+        if tls and trusted:
+            client.setdefault("ca_file", sandbox.ca_file)
+        tenant = sandbox_tenant(base_url=sandbox.base_url, tenant_file=tenant_file, client=client, **changes)
+        with tenant_state(network=True, tenant=tenant, tmp_path=tmp_path, sleep=sleep) as run:
+            yield run
 
 
 @dataclass
@@ -192,24 +244,38 @@ def judge(state: RunState, check_id: str, *, api: str | Api | None = None, **par
 
 
 def judge_each(state: RunState, check_id: str, apis: Iterable[str] | None = None) -> dict[str, Judged]:
-    """The check for every requested API it applies to (or those named), or every FHIR version, by result id."""
+    """The check for every requested API it applies to (or those of ``apis`` it applies to), or every FHIR
+    version, and for every value of its own ``parametrize`` marks (``probe.find``'s cases), by result id."""
     found = info(check_id)
-    parameters = inspect.signature(function_of(found)).parameters
+    fn = function_of(found)
+    parameters = inspect.signature(fn).parameters
     out: dict[str, Judged] = {}
+    calls: list[dict[str, Any]]
     if "api" in parameters:
-        chosen = [requested_api(state, n) for n in apis] if apis is not None else [
-            a for a in state.tenant.requested.apis if found.applies_to is None or _applies(found, a, state.tenant)]
-        for api in chosen:
-            judged = judge(state, check_id, api=api)
-            out[judged.result.id] = judged
+        named = [requested_api(state, n) for n in apis] if apis is not None else state.tenant.requested.apis
+        calls = [{"api": a} for a in named if found.applies_to is None or _applies(found, a, state.tenant)]
     elif "fhir_version" in parameters:
-        for version in state.discovery.versions:
-            judged = judge(state, check_id, fhir_version=version)
-            out[judged.result.id] = judged
+        calls = [{"fhir_version": version} for version in state.discovery.versions]
     else:
-        judged = judge(state, check_id)
-        out[judged.result.id] = judged
+        calls = [{}]
+    for call in calls:
+        for values in _parametrized(fn):
+            judged = judge(state, check_id, **call, **values)
+            out[judged.result.id] = judged
     return out
+
+
+def _parametrized(fn: Callable[..., Any]) -> list[dict[str, Any]]:
+    """Every combination of the values the function's ``pytest.mark.parametrize`` marks give."""
+    combos: list[dict[str, Any]] = [{}]
+    for mark in getattr(fn, "pytestmark", []):
+        if mark.name != "parametrize":
+            continue
+        names, values = mark.args[0], mark.args[1]
+        names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+        rows = [tuple(v) if len(names) > 1 else (v,) for v in values]
+        combos = [{**c, **dict(zip(names, row))} for c in combos for row in rows]
+    return combos
 
 
 def _applies(found: CheckInfo, api: Api, tenant: Tenant) -> bool:
