@@ -5,7 +5,10 @@ process (the sandbox with some faults, or any other app) or to an ``httpx.MockTr
 ``judge`` runs one check on it as the plugin would: its guards and needs first, then the check with
 its fixtures, and the outcome the plugin would record (a real ``CheckResult``). What the check judges
 is the same answer a run would judge; only pytest's collection, the reports and the network are left
-out, so a check passing and failing costs milliseconds instead of a run of seconds.
+out, so a check passing and failing costs milliseconds instead of a run of seconds. ``judge_each`` judges
+everything a run collects of one check (per API, FHIR version and ``parametrize`` case), ``judge_run`` every
+check in a run's order, and ``results_of`` turns what was judged into the run's results (gate, API rows, root
+causes) for the report writers.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from harness.config import Tenant, load_tenant
 from harness.run import collect
 from harness.run.outcome import Outcome
 from harness.run.preconditions import guard
-from harness.run.results import CheckResult
+from harness.run.results import CheckResult, RunResults
 from harness.run.state import RunState
 from tests.conftest import SANDBOX_TENANT
 
@@ -59,6 +62,22 @@ class AppTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._client.__exit__(None, None, None)
+
+
+class Intercepting(httpx.BaseTransport):
+    """``answer(request)`` where it answers (a response), the tenant's transport otherwise: a tenant with one
+    behaviour changed, or one more server beside it (a JWK Set URL, say)."""
+
+    def __init__(self, inner: httpx.BaseTransport, answer: Callable[[httpx.Request], httpx.Response | None]) -> None:
+        self._inner = inner
+        self._answer = answer
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answered = self._answer(request)
+        return answered if answered is not None else self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def sandbox_app(*faults: str, **settings: Any) -> Any:
@@ -92,24 +111,23 @@ def sandbox_tenant(*, base_url: str = ROOT, tenant_file: Path = SANDBOX_TENANT, 
 
 @contextmanager
 def tenant_state(*faults: str, app: Any = None, handler: Callable[[httpx.Request], httpx.Response] | None = None,
-                 network: bool = False, tenant_file: Path = SANDBOX_TENANT, base_url: str = ROOT,
-                 tmp_path: Path | None = None, allow_writes: bool = False, tenant: Tenant | None = None,
-                 sleep: Callable[[float], None] | None = None, **state: Any) -> Iterator[RunState]:
+                 answer: Callable[[httpx.Request], httpx.Response | None] | None = None, network: bool = False,
+                 tenant_file: Path = SANDBOX_TENANT, base_url: str = ROOT, tmp_path: Path | None = None,
+                 allow_writes: bool = False, tenant: Tenant | None = None, **state: Any) -> Iterator[RunState]:
     """A run's state over an in-process tenant: the sandbox with ``faults`` unless ``app`` or ``handler`` is given;
-    with ``network`` over real sockets to ``base_url`` (or the ``tenant``'s) instead. With ``sleep`` (e.g.
-    ``waits.append``) the client's waits before a retry are handed to it instead of slept."""
-    transport: httpx.BaseTransport | None
-    if network:
-        transport = None
-    elif handler is not None:
+    ``answer`` answers the requests it chooses to before they reach the tenant. With ``network`` the client sends
+    over real sockets to ``base_url`` (or the ``tenant``'s) instead. ``state`` goes to the RunState (e.g.
+    ``sleep=waits.append``: the client's waits before a retry recorded instead of slept)."""
+    transport: httpx.BaseTransport | None = None
+    if handler is not None:
         transport = httpx.MockTransport(handler)
-    else:
+    elif not network:
         transport = AppTransport(app if app is not None else sandbox_app(*faults), base_url)
+    if answer is not None and transport is not None:
+        transport = Intercepting(transport, answer)
     tenant = tenant or load_tenant(tenant_file, base_url=base_url, allow_writes=allow_writes)
     report_dir = tmp_path / "report" if tmp_path is not None else Path("reports") / "unit"
     run = RunState(tenant, report_dir, transport=transport, **state)
-    if sleep is not None:  # the waits between retries, recorded instead of slept (the client's own clock)
-        run.client._sleep = sleep
     try:
         yield run
     finally:
@@ -125,7 +143,7 @@ def served_state(*faults: str, tls: bool = False, trusted: bool = True, cert_day
     """A run's state over real sockets: the sandbox with ``faults`` served on a loopback port, for what only the
     wire shows (a reset, a drip, a hang, TLS). With ``tls`` it speaks https (``tls_min_version`` and later) with a
     certificate valid ``cert_days``, whose CA the tenant trusts (``client.ca_file``) unless ``trusted`` is false;
-    ``changes`` as :func:`variant`'s."""
+    ``changes`` as :func:`variant`'s; ``sleep`` as the RunState's."""
     from harness.sandbox import EmbeddedSandbox, default_settings
 
     with EmbeddedSandbox(default_settings(faults), tls=tls, cert_days=cert_days,
@@ -134,7 +152,8 @@ def served_state(*faults: str, tls: bool = False, trusted: bool = True, cert_day
         if tls and trusted:
             client.setdefault("ca_file", sandbox.ca_file)
         tenant = sandbox_tenant(base_url=sandbox.base_url, tenant_file=tenant_file, client=client, **changes)
-        with tenant_state(network=True, tenant=tenant, tmp_path=tmp_path, sleep=sleep) as run:
+        extra = {"sleep": sleep} if sleep is not None else {}
+        with tenant_state(network=True, tenant=tenant, tmp_path=tmp_path, **extra) as run:
             yield run
 
 
@@ -243,42 +262,70 @@ def judge(state: RunState, check_id: str, *, api: str | Api | None = None, **par
     return Judged(result, verdict)
 
 
-def judge_each(state: RunState, check_id: str, apis: Iterable[str] | None = None) -> dict[str, Judged]:
-    """The check for every requested API it applies to (or those of ``apis`` it applies to), or every FHIR
-    version, and for every value of its own ``parametrize`` marks (``probe.find``'s cases), by result id."""
-    found = info(check_id)
-    fn = function_of(found)
-    parameters = inspect.signature(fn).parameters
-    out: dict[str, Judged] = {}
-    calls: list[dict[str, Any]]
-    if "api" in parameters:
-        named = [requested_api(state, n) for n in apis] if apis is not None else state.tenant.requested.apis
-        calls = [{"api": a} for a in named if found.applies_to is None or _applies(found, a, state.tenant)]
-    elif "fhir_version" in parameters:
-        calls = [{"fhir_version": version} for version in state.discovery.versions]
-    else:
-        calls = [{}]
-    for call in calls:
-        for values in _parametrized(fn):
-            judged = judge(state, check_id, **call, **values)
-            out[judged.result.id] = judged
+def cases(found: CheckInfo) -> list[dict[str, Any]]:
+    """The ``pytest.mark.parametrize`` cases of a check (one empty case when it has none), as pytest expands them."""
+    out: list[dict[str, Any]] = [{}]
+    for mark in getattr(function_of(found), "pytestmark", []):
+        if mark.name != "parametrize":
+            continue
+        names = mark.args[0].replace(" ", "").split(",") if isinstance(mark.args[0], str) else list(mark.args[0])
+        rows = [value if len(names) > 1 else (value,) for value in mark.args[1]]
+        out = [{**case, **dict(zip(names, row))} for case in out for row in rows]
     return out
 
 
-def _parametrized(fn: Callable[..., Any]) -> list[dict[str, Any]]:
-    """Every combination of the values the function's ``pytest.mark.parametrize`` marks give."""
-    combos: list[dict[str, Any]] = [{}]
-    for mark in getattr(fn, "pytestmark", []):
-        if mark.name != "parametrize":
-            continue
-        names, values = mark.args[0], mark.args[1]
-        names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-        rows = [tuple(v) if len(names) > 1 else (v,) for v in values]
-        combos = [{**c, **dict(zip(names, row))} for c in combos for row in rows]
-    return combos
+def parametrizations(state: RunState, found: CheckInfo, apis: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The parameters of everything a run collects of the check: one set per requested API it applies to (of those
+    named, if ``apis`` names some), or per FHIR version, times the cases of its own ``parametrize``."""
+    parameters = inspect.signature(function_of(found)).parameters
+    axes: list[dict[str, Any]] = [{}]
+    if "api" in parameters:
+        named = [requested_api(state, n) for n in apis] if apis is not None else state.tenant.requested.apis
+        axes = [{"api": a} for a in named if found.applies_to is None or _applies(found, a, state.tenant)]
+    elif "fhir_version" in parameters:
+        axes = [{"fhir_version": version} for version in state.discovery.versions]
+    return [{**axis, **case} for axis in axes for case in cases(found)]
+
+
+def judge_each(state: RunState, check_id: str, apis: Iterable[str] | None = None) -> dict[str, Judged]:
+    """The check for everything a run collects of it (``parametrizations``), by result id."""
+    out: dict[str, Judged] = {}
+    for params in parametrizations(state, info(check_id), apis):
+        judged = judge(state, check_id, **params)
+        out[judged.result.id] = judged
+    return out
+
+
+def run_order(found: CheckInfo) -> tuple[int, int, int, str, int]:
+    """Where a run puts the check: the plugin's order (late last, by group, the checks judging an exercise check's
+    answer after it), then collection's (module, line)."""
+    from harness.checks import EXERCISED
+    from harness.plugin import GROUP_ORDER
+
+    fn = function_of(found)
+    return (int(found.late), GROUP_ORDER.get(found.group, len(GROUP_ORDER)), int(EXERCISED in found.needs),
+            fn.__module__, fn.__code__.co_firstlineno)
+
+
+def judge_run(state: RunState, select: Callable[[CheckInfo], bool] = lambda found: True) -> dict[str, Judged]:
+    """Every registered check ``select`` keeps, in a run's order, for everything a run collects of it: the whole
+    run's verdicts, without pytest, the reports or the network."""
+    _suites_loaded()
+    out: dict[str, Judged] = {}
+    for found in sorted((f for f in REGISTRY.values() if select(f)), key=run_order):
+        out.update(judge_each(state, found.id))
+    return out
 
 
 def _applies(found: CheckInfo, api: Api, tenant: Tenant) -> bool:
     assert found.applies_to is not None
     takes_tenant = len(inspect.signature(found.applies_to).parameters) >= 2
     return bool(found.applies_to(api, tenant) if takes_tenant else found.applies_to(api))
+
+
+def results_of(state: RunState) -> RunResults:
+    """The run's results from what was judged, as the plugin builds them at its end: the gate, the API rows, the
+    root causes, for every report writer."""
+    from harness.plugin import build_results
+
+    return build_results(state)
