@@ -7,8 +7,6 @@ unreachable tenant) is shown caught check by check in tests/suites/test_exercise
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.conftest import HarnessRun, run_harness, tenant_variant

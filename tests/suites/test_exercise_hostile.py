@@ -6,6 +6,7 @@ to an origin discovery names elsewhere; a tenant refusing every token is not ask
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from contextlib import closing
@@ -13,9 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 
 from harness.client import MAX_REAUTH
-from tests.support.checks import AppTransport, judge, judge_each, sandbox_app, sandbox_tenant, served_state, tenant_state
+from harness.report.terminal import print_outcome
+from tests.support.checks import (
+    AppTransport, judge, judge_each, judge_run, results_of, sandbox_app, sandbox_tenant, served_state, tenant_state,
+)
 from tests.support.front import Front, Headers, Recorder, as_json, header
 
 COVERAGE = "Coverage.Search (Patient Insurance Information) (R4)"
@@ -50,7 +55,8 @@ def test_a_hostile_answer_fails_only_its_api(fault: str, words: str) -> None:
 ])
 def test_a_fault_on_the_wire_fails_only_its_api(fault: str, words: str) -> None:
     waits: list[float] = []
-    with served_state(fault, client={**TIGHT, "max_retries": 0}, sleep=waits.append) as state:
+    with served_state(fault, client={**TIGHT, "read_timeout": 0.4, "request_deadline": 0.6, "max_retries": 0},
+                      sleep=waits.append) as state:
         coverage = judge(state, "exercise.search", api=COVERAGE)
         other = judge(state, "exercise.search", api=PRACTITIONERS)
     assert coverage.outcome == "failed" and words in coverage.message, coverage
@@ -67,19 +73,27 @@ def test_a_503_with_retry_after_is_waited_out_and_passes() -> None:
     assert retries >= 1 and waited >= 1 and set(waits) == {1.0}, (retries, waited, waits)
 
 
-def test_an_unreachable_tenant_blocks_everything_behind_one_cause_after_a_few_requests() -> None:
+def test_an_unreachable_tenant_fails_once_and_blocks_everything_behind_it_after_a_few_requests() -> None:
+    """Every discovery, auth and exercise check of a run, on a tenant nobody answers for: one failure (the
+    preflight), every other check blocked by it under one root cause, a few requests, and a short terminal
+    summary without a traceback."""
     waits: list[float] = []
     with tenant_state(network=True, tenant=sandbox_tenant(base_url="http://127.0.0.1:1"), sleep=waits.append) as state:
-        reachable = judge(state, "preflight.reachable")
-        others = {rid: j for check_id in ("discovery.smart-configuration.served", "auth.token.issued",
-                                          "exercise.search", "exercise.read")
-                  for rid, j in judge_each(state, check_id, apis=[PRACTITIONERS, "Patient.Read (Demographics) (R4)"]).items()}
+        judged = judge_run(state, lambda found: found.group in ("preflight", "discovery", "auth", "exercise"))
+        results = results_of(state)
         sent = state.client.requests_sent
+    reachable = judged["preflight.reachable"]
     assert reachable.outcome == "failed" and "ConnectError" in reachable.message, reachable
-    assert len(others) == 4 and {j.outcome for j in others.values()} == {"blocked"}, others
-    assert {(j.result.blocked_by, j.message) for j in others.values()} == \
-        {("preflight.reachable", others["discovery.smart-configuration.served"].message)}  # one root cause
+    assert {rid for rid, j in judged.items() if j.outcome == "failed"} == {"preflight.reachable"}
+    assert all(j.outcome == "blocked" for rid, j in judged.items()
+               if rid.startswith(("exercise.", "discovery.", "auth.token", "search.", "scheduling.")))
+    assert judged["discovery.smart-configuration.served"].result.blocked_by == "preflight.reachable"
+    assert [cause.check for cause in results.root_causes()] == ["preflight.reachable"]
+    assert results.gate.state.value == "failed"
     assert sent <= 6  # the preflight's few tries, then nothing
+    shown = io.StringIO()
+    print_outcome(results, Console(file=shown, width=120))
+    assert len(shown.getvalue().splitlines()) < 250 and "Traceback" not in shown.getvalue()
 
 
 FOREIGN = "https://elsewhere.example"
@@ -112,12 +126,12 @@ def test_discovery_naming_another_origin_never_gets_it_the_token() -> None:
     and the search that gave it fails (what judges its answer is blocked by it)."""
     recorder = Recorder()
     paging = ["Appointment.Search (Appointments) (R4)", "RelatedPerson.Search (Friends and Family) (R4)"]
-    with closing(AppTransport(Front(sandbox_app(), _pointing_elsewhere))) as tenant, \
-            closing(AppTransport(recorder, base_url=FOREIGN)) as elsewhere:
-        def route(request: httpx.Request) -> httpx.Response:
-            return (elsewhere if request.url.host == "elsewhere.example" else tenant).handle_request(request)
+    with closing(AppTransport(recorder, base_url=FOREIGN)) as elsewhere:
+        def there(request: httpx.Request) -> httpx.Response | None:
+            return elsewhere.handle_request(request) if request.url.host == "elsewhere.example" else None
 
-        with tenant_state(handler=route, tenant=sandbox_tenant(checks={"page_size": 1})) as state:  # every search pages
+        with tenant_state(app=Front(sandbox_app(), _pointing_elsewhere), answer=there,
+                          tenant=sandbox_tenant(checks={"page_size": 1})) as state:  # every search pages
             named = judge(state, "discovery.foreign-origins")
             searched = judge_each(state, "exercise.search")
             derived = {**judge_each(state, "search.post-equivalence", apis=paging),

@@ -1,7 +1,8 @@
 """scheduling.find and scheduling.book (suites/test_scheduling.py) judged in process: on the correct sandbox
 every SDS step is done and a found slot books, reads back and cannot be booked twice; each undone step is
 named alone and fails for the customer's Epic team to act; no open slots is a warning, not the tenant's fault;
-a tenant booking a slot twice fails; without scheduling test data nothing is sent."""
+a tenant booking a slot twice fails; without scheduling test data nothing is sent. Also the diagnosis rules
+themselves (harness.scheduling.diagnose)."""
 
 from __future__ import annotations
 

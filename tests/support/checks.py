@@ -8,7 +8,9 @@ is the same answer a run would judge; only pytest's collection, the reports and 
 out, so a check passing and failing costs milliseconds instead of a run of seconds. ``judge_each`` judges
 everything a run collects of one check (per API, FHIR version and ``parametrize`` case), ``judge_run`` every
 check in a run's order, and ``results_of`` turns what was judged into the run's results (gate, API rows, root
-causes) for the report writers.
+causes) for the report writers. ``sandbox_tenant`` (``variant``) changes a tenant's settings or test data without a
+file; ``served_state`` serves the sandbox on a loopback port, for the few faults only a real socket shows (a reset,
+a drip, a hang, TLS).
 """
 
 from __future__ import annotations
