@@ -2,7 +2,7 @@
 
 A tenant chooses the text of its CapabilityStatement, its OperationOutcomes and its error
 descriptions. None of it may move the terminal's cursor, start a Markdown line of its own, become
-markup, or run as a spreadsheet formula.
+markup, or run as a spreadsheet formula; JSON written for people's tools keeps none of it raw.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ _CONTROLS = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
 _NEWLINES = re.compile(r"[\r\n\t\u2028\u2029\x85]+")
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~!])")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n")
+# What json.dumps(..., ensure_ascii=False) leaves raw and a terminal or a browser would act on.
+_JSON_UNSAFE = re.compile(f"[\\x7f-\\x9f{_BIDI}\\u2028\\u2029]")
 
 
 def plain(text: object, *, single_line: bool = True) -> str:
@@ -44,6 +46,12 @@ def markdown(text: object) -> str:
 
 def html(text: object, *, single_line: bool = False) -> str:
     return _html.escape(plain(text, single_line=single_line), quote=True)
+
+
+def json_text(dumped: str) -> str:
+    """JSON text (as ``json.dumps(..., ensure_ascii=False)`` writes it) with DEL, C1 controls, bidirectional
+    formatting characters and line separators written as ``\\uXXXX``: the same JSON, nothing raw that acts."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
 
 
 def csv_cell(text: object) -> str:

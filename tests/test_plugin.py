@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
+from harness.checks import REGISTRY
 from harness.plugin import RESULTS
 from harness.run.outcome import GateState, Outcome
 from harness.run.results import CheckResult, RunResults
@@ -182,6 +183,15 @@ def run(pytester: pytest.Pytester, *args: str, transport: httpx.BaseTransport | 
                                           "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:hypothesispytest", *args,
                                           plugins=[plugin])
     return Run(result, plugin, report)
+
+
+@pytest.fixture(autouse=True)
+def registry_as_it_was() -> Iterator[None]:
+    """The checks a run here declares leave the registry with the run (pytester unloads their module too)."""
+    before = dict(REGISTRY)
+    yield
+    REGISTRY.clear()
+    REGISTRY.update(before)
 
 
 @pytest.fixture(scope="module")
