@@ -7,13 +7,23 @@ verdict ``epic-harness run`` gives."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
 import pytest
 
+# What a run loads on first use, loaded here once: pytester unloads what a run imported when it ends, and the
+# next run would load it again.
+import harness.cassettes  # noqa: F401
+import harness.report.allure_files  # noqa: F401
+import harness.report.html  # noqa: F401
+import harness.report.junit  # noqa: F401
+import harness.report.summary  # noqa: F401
+import harness.report.terminal  # noqa: F401
+import harness.requirements  # noqa: F401
+import harness.token_probes  # noqa: F401
+import suites.test_auth  # noqa: F401
 from harness.checks import REGISTRY
 from harness.plugin import RESULTS
 from harness.run.outcome import GateState, Outcome
@@ -23,18 +33,6 @@ from tests.support.checks import ROOT as SERVED_AT
 from tests.support.checks import AppTransport, sandbox_app
 
 pytest_plugins = ["pytester"]
-
-# What a run loads on first use, loaded here once: pytester drops what a run imported when it ends, and the
-# next run would load it again.
-import harness.cassettes  # noqa: E402,F401
-import harness.report.allure_files  # noqa: E402,F401
-import harness.report.html  # noqa: E402,F401
-import harness.report.junit  # noqa: E402,F401
-import harness.report.summary  # noqa: E402,F401
-import harness.report.terminal  # noqa: E402,F401
-import harness.requirements  # noqa: E402,F401
-import harness.token_probes  # noqa: E402,F401
-import suites.test_auth  # noqa: E402,F401  (auth.token.issued, which a refused token is reported as)
 
 #: One check per way a check can end, each of which would end otherwise if the plugin did not do its part.
 CHECKS = '''
@@ -142,11 +140,11 @@ class Recorder(httpx.BaseTransport):
 class InProcessTenant:
     """A pytest plugin giving the harness's plugin its transport and keeping the run's results."""
 
-    def __init__(self, transport: httpx.BaseTransport | None) -> None:
+    def __init__(self, transport: httpx.BaseTransport) -> None:
         self.transport = transport
         self.results: RunResults | None = None
 
-    def pytest_harness_transport(self, config: pytest.Config) -> httpx.BaseTransport | None:
+    def pytest_harness_transport(self, config: pytest.Config) -> httpx.BaseTransport:
         return self.transport
 
     @pytest.hookimpl(trylast=True)
@@ -173,12 +171,11 @@ class Run:
         return found[result_id]
 
 
-def run(pytester: pytest.Pytester, *args: str, transport: httpx.BaseTransport | None = None,
-        tenant: Path = SANDBOX_TENANT) -> Run:
+def run(pytester: pytest.Pytester, *args: str, transport: httpx.BaseTransport, tenant: Path = SANDBOX_TENANT) -> Run:
+    """The plugin over the checks of pytester's folder (or those ``args`` name), against ``transport``'s tenant."""
     report = pytester.path / "report"
     plugin = InProcessTenant(transport)
-    base_url = SERVED_AT if transport is not None else "http://127.0.0.1:9"  # nothing listens on port 9
-    result = pytester.runpytest_inprocess("--tenant", str(tenant), "--base-url", base_url, "--report-dir", str(report),
+    result = pytester.runpytest_inprocess("--tenant", str(tenant), "--base-url", SERVED_AT, "--report-dir", str(report),
                                           "--no-history", "--basetemp", str(pytester.path / "tmp"), "--assert=plain",
                                           "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:hypothesispytest", *args,
                                           plugins=[plugin])
@@ -251,7 +248,6 @@ def test_a_write_is_allowed_when_asked_for_and_never_in_production(pytester: pyt
     assert ("POST", "/api/FHIR/R4/Communication") in sandbox.sent
     production = tenant_variant(pytester.path, replace={'environment = "non-production"': 'environment = "production"',
                                                         "allow_writes = true": ""})
-    shutil.rmtree(pytester.path / "report")
     sandbox.sent.clear()
     done = run(pytester, "test_demo.py::test_write", "test_demo.py::test_negative", "test_demo.py::test_pass", "--allow-writes",
                tenant=production, transport=sandbox)
