@@ -1,7 +1,6 @@
 """Each token-endpoint probe, built by the harness, against the sandbox in process: refused by the
-correct sandbox, and accepted once exactly the rule(s) it breaks are skipped. The end-to-end tests
-(tests/test_run_token_endpoint.py) show the checks judging such answers; here every probe meets its
-rule without a whole run for each."""
+correct sandbox, and accepted once exactly the rule(s) it breaks are skipped, at the HTTP level. The
+checks judging such answers are in tests/suites/test_token_endpoint.py."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from harness.config import load_tenant
 from harness.sandbox import create_app, default_settings
 from harness.token_probes import OAUTH_ERRORS, PROBES, BadTokenRequest, control
 from tests.conftest import SANDBOX_TENANT
-from tests.test_run_token_endpoint import SKIPPED_RULES
+from tests.suites.test_token_endpoint import SKIPPED_RULES
 
 ROOT = "http://127.0.0.1:8765"  # never connected to: the app answers in process
 TOKEN_URL = f"{ROOT}/oauth2/token"

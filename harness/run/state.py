@@ -50,6 +50,7 @@ class RunState:
     vcr: Any = None
     progress: Any = None
     transport: Any = None  # an httpx transport to send through instead of the network (an embedding's own)
+    sleep: Callable[[float], None] = time.sleep  # how the client waits out Retry-After and back-offs
 
     def __post_init__(self) -> None:
         if self.cassette_dir is None:
@@ -59,7 +60,7 @@ class RunState:
             from harness.cassettes import recorded_origins
 
             recorded = recorded_origins(self.cassette_dir)
-        self.client = TenantClient(self.tenant, secrets=self.secrets, transport=self.transport,
+        self.client = TenantClient(self.tenant, secrets=self.secrets, transport=self.transport, sleep=self.sleep,
                                    bearer_origins=tuple(recorded) + tuple(self.tenant.client.bearer_origins))
         self.discovery = Discovery(self.client, self.tenant)
         self.started = datetime.now(timezone.utc)

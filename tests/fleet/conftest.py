@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from harness.fleet.fetch import FetchOptions
-from harness.sandbox.fleet import EmbeddedFleet, build_fleet
+from harness.sandbox.fleet import EmbeddedFleet
+from tests.fleet.fleet_helpers import AT_ONCE, QUICK, SMALL, ShardsInProcess
 
 
 @pytest.fixture(autouse=True)
@@ -23,14 +26,46 @@ def fast_options() -> FetchOptions:
 
 
 @pytest.fixture(scope="module")
-def big_fleet():
-    """420 tenants with every variation (seed 7), served for the whole module."""
-    with EmbeddedFleet(build_fleet(seed=7, size=420)) as fleet:
+def served_fleet() -> Iterator[EmbeddedFleet]:
+    """One loopback server for the module's fleets (each test loads the spec it serves)."""
+    with EmbeddedFleet(QUICK) as fleet:
         yield fleet
 
 
 @pytest.fixture
-def small_fleet():
-    """A 60-tenant fleet of its own (its spec may be swapped by the test)."""
-    with EmbeddedFleet(build_fleet(seed=3, size=60)) as fleet:
-        yield fleet
+def small_fleet(served_fleet: EmbeddedFleet) -> EmbeddedFleet:
+    """The 60-tenant fleet of seed 3, served afresh for the test (flaky tenants fail their first request
+    again, nothing written is kept); the test may swap its spec."""
+    served_fleet.load(SMALL)
+    return served_fleet
+
+
+@pytest.fixture
+def quick_fleet(served_fleet: EmbeddedFleet) -> EmbeddedFleet:
+    """:data:`QUICK`, one tenant of each variation that answers at once, served afresh for the test;
+    the test may swap its spec."""
+    served_fleet.load(QUICK)
+    return served_fleet
+
+
+@pytest.fixture
+def at_once_fleet(served_fleet: EmbeddedFleet) -> EmbeddedFleet:
+    """:data:`AT_ONCE`, served afresh for the test; the test may swap its spec."""
+    served_fleet.load(AT_ONCE)
+    return served_fleet
+
+
+@pytest.fixture
+def shards_in_process(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """``--workers N`` runs its shards in this process (:class:`ShardsInProcess`); the commands it would
+    have started."""
+    import subprocess
+    from types import SimpleNamespace
+
+    from harness.fleet import distribute
+
+    commands: list[list[str]] = []
+    monkeypatch.setattr(ShardsInProcess, "commands", commands)
+    monkeypatch.setattr(distribute, "subprocess", SimpleNamespace(
+        Popen=ShardsInProcess, STDOUT=subprocess.STDOUT, TimeoutExpired=subprocess.TimeoutExpired))
+    return commands

@@ -16,7 +16,11 @@ from starlette.middleware.gzip import GZipMiddleware
 from harness.fleet.cassettes import MATCH_ON, cassette_path
 from harness.fleet.cli import add_fleet_parser
 from harness.sandbox.fleet import EmbeddedFleet, build_fleet
-from tests.fleet.fleet_helpers import FAST, RUN_TIMING, fleet, untimed
+from tests.fleet.fleet_helpers import FAST, QUICK_VARIATIONS, RUN_TIMING, SMALL, addresses, fleet, sample, untimed
+
+#: one tenant of every variation (a hanging one too: its timeouts are recorded), the shared, unreachable and
+#: malformed addresses
+EVERY = sample(SMALL, (*QUICK_VARIATIONS, "hang"), shared=2)
 
 
 def load(folder: Path) -> dict:
@@ -46,9 +50,9 @@ def refuse(*args, **kwargs):
     raise OSError("the network is off during replay")
 
 
-def test_record_stop_the_fleet_replay_the_same_fleet_json(tmp_path, monkeypatch, capsys):
+def test_record_stop_the_fleet_replay_the_same_fleet_json(tmp_path, monkeypatch, capsys, shards_in_process):
     cassettes = tmp_path / "cassettes"
-    served = EmbeddedFleet(build_fleet(seed=3, size=60))
+    served = EmbeddedFleet(EVERY)
     with served:
         spec = served.spec
         endpoints = served.write_directory(tmp_path / "endpoints.json")
@@ -71,7 +75,7 @@ def test_record_stop_the_fleet_replay_the_same_fleet_json(tmp_path, monkeypatch,
 
     # one cassette per fetched tenant (the malformed addresses are never fetched)
     fetched = [t for t in recorded["tenants"] if t["status"] != "malformed-address"]
-    assert len(list(cassettes.rglob("*.yaml"))) == len(fetched) == 69
+    assert len(list(cassettes.rglob("*.yaml"))) == len(fetched) == addresses(EVERY)[2]
 
     flaky = f"{base}{spec.of_variation('flaky')[0].base_path}"
     flaky_tape = tape(cassettes, recorded, flaky)
@@ -94,12 +98,14 @@ def test_record_stop_the_fleet_replay_the_same_fleet_json(tmp_path, monkeypatch,
     # the same cassettes replay across workers, split however the workers split the tenants
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(tmp_path / "rep2"), "--mode", "replay",
                  "--cassette-dir", str(cassettes), "--workers", "2", *FAST) == 0
-    same_run(recorded, load(tmp_path / "rep2"))
+    by_workers = load(tmp_path / "rep2")
+    same_run(recorded, by_workers)
+    assert [s["tenants"] for s in by_workers["distribution"]["shards"]] == [(len(fetched) + 1) // 2, len(fetched) // 2]
 
 
-def test_what_the_cassettes_lack_is_not_recorded_never_a_crash(small_fleet, tmp_path, capsys):
+def test_what_the_cassettes_lack_is_not_recorded_never_a_crash(at_once_fleet, tmp_path, capsys):
     cassettes = tmp_path / "cassettes"
-    endpoints = small_fleet.write_directory(tmp_path / "endpoints.json")
+    endpoints = at_once_fleet.write_directory(tmp_path / "endpoints.json")
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(tmp_path / "rec"), "--mode", "record",
                  "--cassette-dir", str(cassettes), "--limit", "8", *FAST) == 0
     recorded = load(tmp_path / "rec")

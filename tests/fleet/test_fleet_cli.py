@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness.fleet.cli import add_fleet_parser, command_fleet, interactive
-from tests.fleet.fleet_helpers import FAST
+from tests.fleet.fleet_helpers import FAST, addresses
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -71,12 +71,14 @@ def test_unknown_api_set_and_bad_baseline_exit_2(tmp_path, capsys):
     assert "not a fleet.json" in capsys.readouterr().err
 
 
-def test_run_over_a_sandbox_fleet_then_against_its_own_baseline(small_fleet, tmp_path, capsys):
-    endpoints = small_fleet.write_directory(tmp_path / "endpoints.json")
+def test_run_over_a_sandbox_fleet_then_against_its_own_baseline(at_once_fleet, tmp_path, capsys):
+    endpoints = at_once_fleet.write_directory(tmp_path / "endpoints.json")
+    entries, distinct, _ = addresses(at_once_fleet.spec)
+    assert entries > distinct  # shared addresses: several entries, one tenant
     first = tmp_path / "first"
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(first), *FAST) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "fleet: 79 distinct addresses from 103 directory entries; APIs careforce-phoenix"
+    assert out[0] == f"fleet: {distinct} distinct addresses from {entries} directory entries; APIs careforce-phoenix"
     assert out[1].startswith("answered: ") and out[2].startswith("by release: ")
     assert any(line.startswith("backend-services ready: ") for line in out)
     assert any(line.startswith("full coverage: ") for line in out)
@@ -84,32 +86,32 @@ def test_run_over_a_sandbox_fleet_then_against_its_own_baseline(small_fleet, tmp
     assert "\x1b[" not in "\n".join(out)  # plain lines in CI
     for name in ("fleet.json", "fleet.csv", "fleet.html"):
         assert (first / name).is_file()
-    assert len(list((first / "allure-results").glob("*-result.json"))) == 79
+    assert len(list((first / "allure-results").glob("*-result.json"))) == distinct
 
     second = tmp_path / "second"
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(second), "--baseline",
                  str(first / "fleet.json"), *FAST) == 0
     out = capsys.readouterr().out
-    assert "changes since the baseline (79 tenants compared): none" in out
+    assert f"changes since the baseline ({distinct} tenants compared): none" in out
     report = json.loads((second / "fleet.json").read_text("utf-8"))
     assert report["changes"] == [] and report["baseline"]["file"] == str(first / "fleet.json")
     assert json.loads((second / "fleet-changes.json").read_text("utf-8")) == {"counts": {}, "changes": []}
     assert "Changes since the baseline" in (second / "fleet.html").read_text("utf-8")
 
-    upgraded = next(t for t in small_fleet.spec.tenants if t.variation == "current")
-    small_fleet.load(small_fleet.spec.replace(upgraded.name, release="May 2027"))
+    upgraded = next(t for t in at_once_fleet.spec.tenants if t.variation == "current")
+    at_once_fleet.load(at_once_fleet.spec.replace(upgraded.name, release="May 2027"))
     third = tmp_path / "third"
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(third), "--baseline",
                  str(second / "fleet.json"), *FAST) == 0
     out = capsys.readouterr().out.splitlines()
-    assert "changes since the baseline (79 tenants compared): release-upgraded 1" in out
+    assert f"changes since the baseline ({distinct} tenants compared): release-upgraded 1" in out
     assert f"  release-upgraded: {upgraded.organizations[0]}: {upgraded.release} -> May 2027" in out
 
 
-def test_plain_url_list_and_limit(small_fleet, tmp_path, capsys):
-    names = [t.name for t in small_fleet.spec.tenants[:5]]
+def test_plain_url_list_and_limit(at_once_fleet, tmp_path, capsys):
+    names = [t.name for t in at_once_fleet.spec.tenants[:5]]
     listing = tmp_path / "bases.txt"
-    listing.write_text("".join(f"{small_fleet.tenant_base(n)}/  {n}\n" for n in names), "utf-8")
+    listing.write_text("".join(f"{at_once_fleet.tenant_base(n)}/  {n}\n" for n in names), "utf-8")
     assert fleet("--endpoints", str(listing), "--limit", "3", "--report-dir", str(tmp_path / "r"), *FAST) == 0
     report = json.loads((tmp_path / "r" / "fleet.json").read_text("utf-8"))
     assert [t["name"] for t in report["tenants"]] == names[:3]

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 from harness.fleet.baseline import compare
-from tests.fleet.fleet_helpers import FAST, fleet
+from harness.fleet.run import rate_limit_stats
+from harness.sandbox.fleet import write_endpoint_directory
+from tests.fleet.fleet_helpers import FAST, QUICK, addresses, fleet
 from tests.fleet.local_servers import Server, json_reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,8 +65,8 @@ def test_a_run_where_nothing_answered_is_an_error_and_still_reports(tmp_path, ca
     assert report["stats"]["answered"] == 0 and len(report["tenants"]) == 2
 
 
-def test_replay_needs_cassettes_for_the_tenants_it_runs(small_fleet, tmp_path, capsys):
-    endpoints = small_fleet.write_directory(tmp_path / "endpoints.json")
+def test_replay_needs_cassettes_for_the_tenants_it_runs(tmp_path, capsys):
+    endpoints = write_endpoint_directory(QUICK, "http://127.0.0.1:9", tmp_path / "endpoints.json")  # nothing fetched
     empty = tmp_path / "empty"
     empty.mkdir()
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(tmp_path / "a"), "--mode", "replay",
@@ -72,36 +74,33 @@ def test_replay_needs_cassettes_for_the_tenants_it_runs(small_fleet, tmp_path, c
     assert one_line(capsys.readouterr().err) == (f"epic-harness fleet: {empty}: the folder holds no fleet cassette; "
                                                  "record them first with --mode record")
     other = tmp_path / "other"
-    listing = tmp_path / "one.txt"
-    listing.write_text("https://gone.example.invalid/api/FHIR/R4\nhttps://x.example.org/api/FHIR/R4\n", "utf-8")
     (other / "https_x.example.org").mkdir(parents=True)
     (other / "https_x.example.org" / "api_fhir_r4.00000000.yaml").write_text("interactions: []\n", "utf-8")
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(tmp_path / "b"), "--mode", "replay",
                  "--cassette-dir", str(other), *FAST) == 2
     assert one_line(capsys.readouterr().err) == (
-        f"epic-harness fleet: {other}: none of the 69 tenants run has a cassette here (recorded from another "
-        "endpoint file?); record them with --mode record")
+        f"epic-harness fleet: {other}: none of the {addresses(QUICK)[2]} tenants run has a cassette here (recorded "
+        "from another endpoint file?); record them with --mode record")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_limit_compares_only_the_tenants_it_ran(small_fleet, tmp_path, capsys):
-    endpoints = small_fleet.write_directory(tmp_path / "endpoints.json")
+def test_limit_compares_only_the_tenants_it_ran(at_once_fleet, tmp_path, capsys):
+    endpoints = at_once_fleet.write_directory(tmp_path / "endpoints.json")
+    _, distinct, _ = addresses(at_once_fleet.spec)
     full = tmp_path / "full"
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(full), *FAST) == 0
-    small_fleet.load(small_fleet.spec)  # flaky tenants fail their first request again
     capsys.readouterr()
     part = tmp_path / "part"
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(part), "--limit", "8", "--baseline",
                  str(full / "fleet.json"), *FAST) == 0
     out = capsys.readouterr().out
-    assert "limit: the first 8 of 79 distinct addresses" in out
+    assert f"limit: the first 8 of {distinct} distinct addresses" in out
     assert "changes since the baseline (8 tenants compared): none" in out
     limited = json.loads((part / "fleet.json").read_text("utf-8"))
     assert limited["changes"] == [] and limited["baseline"]["compared"] == 8
-    assert limited["scope"]["run"] == 8 and len(limited["scope"]["not_run"]) == 71
+    assert limited["scope"]["run"] == 8 and len(limited["scope"]["not_run"]) == distinct - 8
 
     # the other way round: the full run against the limited one adds nothing either
-    small_fleet.load(small_fleet.spec)
     again = tmp_path / "again"
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(again), "--baseline", str(part / "fleet.json"),
                  *FAST) == 0
@@ -129,7 +128,7 @@ def test_a_run_slowed_by_the_per_host_limit_says_so(tmp_path, capsys):
 
     with Server({"/t/*": route}) as server:
         listing = tmp_path / "bases.txt"
-        listing.write_text("".join(f"{server.origin()}/t/t{i}/api/FHIR/R4\n" for i in range(10)), "utf-8")
+        listing.write_text("".join(f"{server.origin()}/t/t{i}/api/FHIR/R4\n" for i in range(6)), "utf-8")
         quick = ("--timeout", "2", "--retries", "0", "--allow-loopback")
         assert fleet("--endpoints", str(listing), "--report-dir", str(tmp_path / "slow"), "--per-host-rps", "10",
                      *quick) == 0
@@ -138,10 +137,23 @@ def test_a_run_slowed_by_the_per_host_limit_says_so(tmp_path, capsys):
                      *quick) == 0
         fast = capsys.readouterr().out
     line = next(line for line in slow.splitlines() if line.startswith("rate limit: "))
-    assert line.startswith(f"rate limit: 20 requests to one host (127.0.0.1:{server.port}) at --per-host-rps 10 "
-                           "take at least 1.9 s of the ")
+    assert line.startswith(f"rate limit: 12 requests to one host (127.0.0.1:{server.port}) at --per-host-rps 10 "
+                           "take at least 1.1 s of the ")
     assert line.endswith(" s run; raise --per-host-rps (0: no limit) where the host allows it")
     limit = json.loads((tmp_path / "slow" / "fleet.json").read_text("utf-8"))["stats"]["rate_limit"]
-    assert limit == {"per_host_rps": 10.0, "busiest_host": f"127.0.0.1:{server.port}", "busiest_host_requests": 20,
-                     "floor_s": 1.9, "bound": True}
+    assert limit == {"per_host_rps": 10.0, "busiest_host": f"127.0.0.1:{server.port}", "busiest_host_requests": 12,
+                     "floor_s": 1.1, "bound": True}
     assert "rate limit:" not in fast
+
+
+def test_the_limit_is_named_only_when_it_set_the_pace():
+    def tenants(host: str, count: int) -> list[dict]:
+        return [{"url": f"https://{host}/t{i}/api/FHIR/R4", "metadata": {"attempts": 1},
+                 "smart_configuration": {"attempts": 1}} for i in range(count)]
+
+    busy = tenants("a.example.org", 6) + tenants("b.example.org", 2)
+    assert rate_limit_stats(busy, 10, 1.3) == {"per_host_rps": 10, "busiest_host": "a.example.org:443",
+                                               "busiest_host_requests": 12, "floor_s": 1.1, "bound": True}
+    assert rate_limit_stats(busy, 10, 3.0)["bound"] is False  # the tenants, not the limit, took the time
+    assert rate_limit_stats(busy, 20, 0.6)["bound"] is False  # under a second: not worth a word
+    assert rate_limit_stats(busy, None, 1.3)["bound"] is False

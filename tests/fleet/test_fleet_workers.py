@@ -1,5 +1,8 @@
 """``epic-harness fleet --workers N``: the tenants split across pytest-xdist workers, merged into the
-same report a single process writes; a host kept on one worker while a per-host limit is in force."""
+same report a single process writes; a host kept on one worker while a per-host limit is in force.
+
+One test starts pytest and its workers, as the command does; the others run the shards in this process
+(``shards_in_process``), where the parent's planning, merging and error reports are the same."""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ from harness.catalog import load_named_set
 from harness.errors import HarnessError
 from harness.fleet.directory import distinct_targets, load_directory, parse_text
 from harness.fleet.distribute import plan_shards, run_fleet_distributed
-from harness.sandbox.fleet import EmbeddedFleet, build_fleet
-from tests.fleet.fleet_helpers import FAST, RUN_TIMING, fleet, untimed
+from harness.sandbox.fleet import EmbeddedFleet, build_fleet, write_endpoint_directory
+from tests.fleet.fleet_helpers import FAST, RUN_TIMING, SMALL, addresses, fleet, untimed
 
 
 def load(folder: Path) -> dict:
@@ -54,15 +57,16 @@ def test_without_a_limit_tenants_are_dealt_out_and_shards_never_outnumber_the_wo
     assert plan_shards(targets_of("not a url\n"), 4) == []
 
 
-def test_workers_2_writes_what_one_process_writes(small_fleet, tmp_path):
-    endpoints = small_fleet.write_directory(tmp_path / "endpoints.json")
+@pytest.mark.e2e
+def test_workers_2_writes_what_one_process_writes(at_once_fleet, tmp_path):
+    endpoints = at_once_fleet.write_directory(tmp_path / "endpoints.json")
+    _, distinct, fetched = addresses(at_once_fleet.spec)
     one, two = tmp_path / "one", tmp_path / "two"
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(one), *FAST) == 0
-    small_fleet.load(small_fleet.spec)  # flaky tenants fail their first request again
     assert fleet("--endpoints", str(endpoints), "--report-dir", str(two), "--workers", "2", *FAST) == 0
     single, merged = load(one), load(two)
 
-    assert len(merged["tenants"]) == len(single["tenants"]) == 79
+    assert len(merged["tenants"]) == len(single["tenants"]) == distinct
     for a, b in zip(single["tenants"], merged["tenants"], strict=True):
         assert untimed(a) == untimed(b), a["key"]
     assert ({k: v for k, v in merged["stats"].items() if k not in RUN_TIMING}
@@ -72,23 +76,23 @@ def test_workers_2_writes_what_one_process_writes(small_fleet, tmp_path):
 
     spread = merged["distribution"]
     assert spread["workers"] == 2 and spread["sharding"] == "by tenant"  # no per-host limit to keep
-    assert [s["tenants"] for s in spread["shards"]] == [35, 34]  # 79 less 10 malformed, dealt out
+    assert [s["tenants"] for s in spread["shards"]] == [(fetched + 1) // 2, fetched // 2]  # malformed: none, dealt out
     assert {s["worker"] for s in spread["shards"]} == {"gw0", "gw1"}
     assert sum(s["requests"] for s in spread["shards"]) == merged["stats"]["requests"]
 
     assert csv_rows(one) == csv_rows(two)
-    assert len(list((two / "allure-results").glob("*-result.json"))) == 79
+    assert len(list((two / "allure-results").glob("*-result.json"))) == distinct
     assert (two / "fleet.html").read_text("utf-8").startswith("<!DOCTYPE html>")
 
 
-def test_with_a_per_host_limit_each_host_is_fetched_by_one_worker(small_fleet, tmp_path, capsys):
+def test_with_a_per_host_limit_each_host_is_fetched_by_one_worker(small_fleet, shards_in_process, tmp_path, capsys):
     other_spec = build_fleet(seed=4, size=50)
     with EmbeddedFleet(other_spec) as other:
         lines = [f"{small_fleet.tenant_base(t.name)}  {t.name}" for t in small_fleet.spec.of_variation("current")[:6]]
         lines += [f"{other.tenant_base(t.name)}  {t.name}" for t in other_spec.of_variation("current")[:5]]
         endpoints = tmp_path / "bases.txt"
         endpoints.write_text("\n".join(lines) + "\n", "utf-8")
-        limited = ("--timeout", "2", "--retries", "1", "--per-host-rps", "20", "--allow-loopback")
+        limited = ("--timeout", "2", "--retries", "1", "--per-host-rps", "50", "--allow-loopback")
         assert fleet("--endpoints", str(endpoints), "--report-dir", str(tmp_path / "one"), *limited) == 0
         assert fleet("--endpoints", str(endpoints), "--report-dir", str(tmp_path / "two"), "--workers", "3",
                      *limited) == 0
@@ -99,19 +103,23 @@ def test_with_a_per_host_limit_each_host_is_fetched_by_one_worker(small_fleet, t
     # two hosts: two shards, whatever the workers asked for, each host whole on one of them
     assert spread["sharding"] == "by host"
     assert [(s["tenants"], s["hosts"]) for s in spread["shards"]] == [(6, 1), (5, 1)]
+    [command] = shards_in_process
+    assert command[command.index("-n") + 1] == "2"  # pytest asked for two workers, not three
     out = capsys.readouterr().out
     assert "workers: 3, sharded by host (tenants per shard: 6, 5)" in out
 
 
-def test_a_worker_that_cannot_do_its_shard_is_one_clear_error(small_fleet, tmp_path):
-    endpoints = small_fleet.write_directory(tmp_path / "endpoints.json")
+def test_a_worker_that_cannot_do_its_shard_is_one_clear_error(shards_in_process, tmp_path):
+    endpoints = write_endpoint_directory(SMALL, "http://127.0.0.1:9", tmp_path / "endpoints.json")  # nothing fetched
     directory = load_directory(endpoints)
     targets = distinct_targets(directory)[:4]
     changed = tmp_path / "changed.txt"
     changed.write_text("https://other.example.org/api/FHIR/R4\n", "utf-8")
-    with pytest.raises(HarnessError, match="the endpoint file changed while the fleet ran"):
+    with pytest.raises(HarnessError, match=r"^fleet worker for shard 0 \(2 tenants\) failed: .*changed\.txt: "
+                                           r"the endpoint file changed while the fleet ran$"):
         run_fleet_distributed(directory, targets, load_named_set("careforce-phoenix"), _options(), workers=2,
                               endpoints=changed)
+    assert len(shards_in_process) == 1
 
 
 def _options():

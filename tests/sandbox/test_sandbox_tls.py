@@ -8,12 +8,15 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sandbox_helpers import served
 
 from harness.cli import main
@@ -130,27 +133,45 @@ def test_the_cli_refuses_tls_options_without_tls(capsys) -> None:
     assert "need --tls" in err and "\n" not in err
 
 
-def test_the_cli_serves_https_and_writes_the_ca_where_asked(tmp_path: Path) -> None:
+def test_the_cli_serves_https_and_writes_the_ca_where_asked(tmp_path: Path, monkeypatch, capsys) -> None:
+    """``epic-harness sandbox --tls ...`` in this process; its server answers one https request, trusted by the
+    CA file written where asked, then stops (the next test stops a child process's with SIGTERM)."""
+    import harness.sandbox
+    from harness.sandbox import create_app
+    from harness.sandbox.server import server_config
+
     ca_file = tmp_path / "trust" / "sandbox-ca.pem"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "harness", "sandbox", "--port", str(port), "--tls",
-                                "--tls-days", "20", "--tls-ca-file", str(ca_file)], stderr=subprocess.PIPE, text=True)
-    try:
-        deadline, answer = time.monotonic() + 20, None
-        while time.monotonic() < deadline and answer is None:
-            try:
-                answer = httpx.get(f"https://127.0.0.1:{port}/api/FHIR/R4/metadata", timeout=1,
-                                   verify=ssl.create_default_context(cafile=str(ca_file)))
-            except (httpx.HTTPError, OSError, ssl.SSLError):
-                time.sleep(0.2)
-        assert answer is not None and answer.status_code == 200
-    finally:
-        process.terminate()
-        _, err = process.communicate(timeout=10)
+    seen: dict[str, Any] = {}
+
+    def serve_one_request(sock: socket.socket, settings, access_log: bool = False, tls=None) -> None:
+        server = uvicorn.Server(server_config(create_app(settings), tls, log_config=None, log_level="warning",
+                                              access_log=access_log))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 20
+            while not server.started and thread.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            host, port = sock.getsockname()[:2]
+            seen["answer"] = httpx.get(f"https://127.0.0.1:{port}/api/FHIR/R4/metadata", timeout=5,
+                                       headers={"accept": "application/fhir+json"}, verify=ssl.create_default_context(cafile=str(ca_file)))
+            context = ssl.create_default_context(cafile=str(ca_file))
+            with socket.create_connection((host, port), timeout=5) as raw, \
+                    context.wrap_socket(raw, server_hostname="127.0.0.1") as tls_socket:
+                seen["certificate"] = tls_socket.getpeercert()
+            seen["port"] = port
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+    monkeypatch.setattr(harness.sandbox, "serve", serve_one_request)
+    assert main(["sandbox", "--port", "0", "--tls", "--tls-days", "20", "--tls-ca-file", str(ca_file)]) == 0
+    assert seen["answer"].status_code == 200 and seen["answer"].json()["resourceType"] == "CapabilityStatement"
+    assert 19.9 < days_left(seen["certificate"]) <= 20
+    err = capsys.readouterr().err
     assert f"test CA certificate (trust it to reach the sandbox over https): {ca_file}" in err
-    assert f"sandbox Epic tenant at https://127.0.0.1:{port}" in err and "accepts TLS 1.2 and later" in err
+    assert f"sandbox Epic tenant at https://127.0.0.1:{seen['port']}" in err and "accepts TLS 1.2 and later" in err
+    assert ca_file.is_file()  # the copy asked for stays; the throwaway folder goes
 
 
 def test_the_cli_removes_its_throwaway_ca_when_stopped() -> None:
@@ -178,21 +199,43 @@ def test_the_cli_removes_its_throwaway_ca_when_stopped() -> None:
     assert process.returncode == 0 and not ca_file.exists() and not ca_file.parent.exists()
 
 
+def judged_over_https(tmp_path: Path, sandbox: EmbeddedSandbox, *check_ids: str) -> dict[str, Any]:
+    """Each check judged as a run judges it, over the network, against ``sandbox`` named (its https URL and
+    its CA file) in a tenant file: the client trusts the sandbox by that file alone."""
+    from harness.config import load_tenant
+    from harness.run.state import RunState
+    from tests.conftest import tenant_variant
+    from tests.support.checks import judge
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    tenant = tenant_variant(tmp_path, replace={
+        'base_url = "http://127.0.0.1:8765"': f'base_url = "{sandbox.base_url}"',
+        "[client]\n": f'[client]\nca_file = "{sandbox.ca_file}"\n'})
+    state = RunState(load_tenant(tenant), tmp_path / "report")
+    try:
+        return {check_id: judge(state, check_id) for check_id in check_ids}
+    finally:
+        state.client.close()
+
+
+TLS_CHECKS = ("preflight.reachable", "transport.certificate-expiry", "transport.tls-version")
+
+
 def test_a_harness_run_reads_the_tls_facts_of_the_https_sandbox(tmp_path: Path) -> None:
     """What a tenant run needs: the sandbox's https URL and its CA file, named in the tenant file."""
     from harness.tls import offerable
-    from tests.conftest import run_harness, tenant_variant
+
+    with EmbeddedSandbox(tls=True) as sandbox:
+        sound = judged_over_https(tmp_path / "sound", sandbox, *TLS_CHECKS)
+    assert {k: v.outcome for k, v in sound.items()} == dict.fromkeys(TLS_CHECKS, "passed"), sound
+    assert sound["transport.tls-version"].verdict.data["tls"]["tls1_0"] != "accepted"
 
     with EmbeddedSandbox(tls=True, cert_days=10, tls_min_version="1.0") as sandbox:
-        tenant = tenant_variant(tmp_path, replace={
-            'base_url = "http://127.0.0.1:8765"': f'base_url = "{sandbox.base_url}"',
-            "[client]\n": f'[client]\nca_file = "{sandbox.ca_file}"\n'})
-        run = run_harness(tmp_path / "report", "--tenant", str(tenant),
-                          pytest_args=["-k", "tls or certificate or reachable"])
-    assert run.check("preflight.reachable")["outcome"] == "passed"
-    expiry = run.check("transport.certificate-expiry")
-    assert expiry["outcome"] == "warning" and "expires in" in expiry["message"]
-    version = run.check("transport.tls-version")
-    assert version["data"]["tls"]["version"] in ("TLSv1.2", "TLSv1.3")
+        judged = judged_over_https(tmp_path / "weak", sandbox, *TLS_CHECKS)
+    assert judged["preflight.reachable"].outcome == "passed"
+    expiry = judged["transport.certificate-expiry"]
+    assert expiry.outcome == "warning" and "expires in" in expiry.message
+    version = judged["transport.tls-version"]
+    assert version.verdict.data["tls"]["version"] in ("TLSv1.2", "TLSv1.3")
     if offerable("TLSv1"):
-        assert version["outcome"] == "warning" and version["data"]["tls"]["tls1_0"] == "accepted"
+        assert version.outcome == "warning" and version.verdict.data["tls"]["tls1_0"] == "accepted"

@@ -5,7 +5,10 @@ process (the sandbox with some faults, or any other app) or to an ``httpx.MockTr
 ``judge`` runs one check on it as the plugin would: its guards and needs first, then the check with
 its fixtures, and the outcome the plugin would record (a real ``CheckResult``). What the check judges
 is the same answer a run would judge; only pytest's collection, the reports and the network are left
-out, so a check passing and failing costs milliseconds instead of a run of seconds.
+out, so a check passing and failing costs milliseconds instead of a run of seconds. ``judge_each`` judges
+everything a run collects of one check (per API, FHIR version and ``parametrize`` case), ``judge_run`` every
+check in a run's order, and ``results_of`` turns what was judged into the run's results (gate, API rows, root
+causes) for the report writers.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from harness.config import Tenant, load_tenant
 from harness.run import collect
 from harness.run.outcome import Outcome
 from harness.run.preconditions import guard
-from harness.run.results import CheckResult
+from harness.run.results import CheckResult, RunResults
 from harness.run.state import RunState
 from tests.conftest import SANDBOX_TENANT
 
@@ -59,6 +62,22 @@ class AppTransport(httpx.BaseTransport):
         self._client.__exit__(None, None, None)
 
 
+class Intercepting(httpx.BaseTransport):
+    """``answer(request)`` where it answers (a response), the tenant's transport otherwise: a tenant with one
+    behaviour changed, or one more server beside it (a JWK Set URL, say)."""
+
+    def __init__(self, inner: httpx.BaseTransport, answer: Callable[[httpx.Request], httpx.Response | None]) -> None:
+        self._inner = inner
+        self._answer = answer
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answered = self._answer(request)
+        return answered if answered is not None else self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 def sandbox_app(*faults: str, **settings: Any) -> Any:
     from harness.sandbox import create_app, default_settings
 
@@ -70,13 +89,17 @@ def sandbox_app(*faults: str, **settings: Any) -> Any:
 
 @contextmanager
 def tenant_state(*faults: str, app: Any = None, handler: Callable[[httpx.Request], httpx.Response] | None = None,
+                 answer: Callable[[httpx.Request], httpx.Response | None] | None = None,
                  tenant_file: Path = SANDBOX_TENANT, base_url: str = ROOT, tmp_path: Path | None = None,
                  allow_writes: bool = False, tenant: Tenant | None = None, **state: Any) -> Iterator[RunState]:
-    """A run's state over an in-process tenant: the sandbox with ``faults`` unless ``app`` or ``handler`` is given."""
+    """A run's state over an in-process tenant: the sandbox with ``faults`` unless ``app`` or ``handler`` is given;
+    ``answer`` answers the requests it chooses to before they reach the tenant."""
     if handler is not None:
         transport: httpx.BaseTransport = httpx.MockTransport(handler)
     else:
         transport = AppTransport(app if app is not None else sandbox_app(*faults), base_url)
+    if answer is not None:
+        transport = Intercepting(transport, answer)
     tenant = tenant or load_tenant(tenant_file, base_url=base_url, allow_writes=allow_writes)
     report_dir = tmp_path / "report" if tmp_path is not None else Path("reports") / "unit"
     run = RunState(tenant, report_dir, transport=transport, **state)
@@ -191,24 +214,59 @@ def judge(state: RunState, check_id: str, *, api: str | Api | None = None, **par
     return Judged(result, verdict)
 
 
-def judge_each(state: RunState, check_id: str, apis: Iterable[str] | None = None) -> dict[str, Judged]:
-    """The check for every requested API it applies to (or those named), or every FHIR version, by result id."""
-    found = info(check_id)
+def cases(found: CheckInfo) -> list[dict[str, Any]]:
+    """The ``pytest.mark.parametrize`` cases of a check (one empty case when it has none), as pytest expands them."""
+    out: list[dict[str, Any]] = [{}]
+    for mark in getattr(function_of(found), "pytestmark", []):
+        if mark.name != "parametrize":
+            continue
+        names = mark.args[0].replace(" ", "").split(",") if isinstance(mark.args[0], str) else list(mark.args[0])
+        rows = [value if len(names) > 1 else (value,) for value in mark.args[1]]
+        out = [{**case, **dict(zip(names, row))} for case in out for row in rows]
+    return out
+
+
+def parametrizations(state: RunState, found: CheckInfo, apis: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The parameters of everything a run collects of the check: one set per requested API it applies to (or per
+    API named), or per FHIR version, times the cases of its own ``parametrize``."""
     parameters = inspect.signature(function_of(found)).parameters
-    out: dict[str, Judged] = {}
+    axes: list[dict[str, Any]] = [{}]
     if "api" in parameters:
         chosen = [requested_api(state, n) for n in apis] if apis is not None else [
             a for a in state.tenant.requested.apis if found.applies_to is None or _applies(found, a, state.tenant)]
-        for api in chosen:
-            judged = judge(state, check_id, api=api)
-            out[judged.result.id] = judged
+        axes = [{"api": api} for api in chosen]
     elif "fhir_version" in parameters:
-        for version in state.discovery.versions:
-            judged = judge(state, check_id, fhir_version=version)
-            out[judged.result.id] = judged
-    else:
-        judged = judge(state, check_id)
+        axes = [{"fhir_version": version} for version in state.discovery.versions]
+    return [{**axis, **case} for axis in axes for case in cases(found)]
+
+
+def judge_each(state: RunState, check_id: str, apis: Iterable[str] | None = None) -> dict[str, Judged]:
+    """The check for everything a run collects of it (``parametrizations``), by result id."""
+    out: dict[str, Judged] = {}
+    for params in parametrizations(state, info(check_id), apis):
+        judged = judge(state, check_id, **params)
         out[judged.result.id] = judged
+    return out
+
+
+def run_order(found: CheckInfo) -> tuple[int, int, int, str, int]:
+    """Where a run puts the check: the plugin's order (late last, by group, the checks judging an exercise check's
+    answer after it), then collection's (module, line)."""
+    from harness.checks import EXERCISED
+    from harness.plugin import GROUP_ORDER
+
+    fn = function_of(found)
+    return (int(found.late), GROUP_ORDER.get(found.group, len(GROUP_ORDER)), int(EXERCISED in found.needs),
+            fn.__module__, fn.__code__.co_firstlineno)
+
+
+def judge_run(state: RunState, select: Callable[[CheckInfo], bool] = lambda found: True) -> dict[str, Judged]:
+    """Every registered check ``select`` keeps, in a run's order, for everything a run collects of it: the whole
+    run's verdicts, without pytest, the reports or the network."""
+    _suites_loaded()
+    out: dict[str, Judged] = {}
+    for found in sorted((f for f in REGISTRY.values() if select(f)), key=run_order):
+        out.update(judge_each(state, found.id))
     return out
 
 
@@ -216,3 +274,11 @@ def _applies(found: CheckInfo, api: Api, tenant: Tenant) -> bool:
     assert found.applies_to is not None
     takes_tenant = len(inspect.signature(found.applies_to).parameters) >= 2
     return bool(found.applies_to(api, tenant) if takes_tenant else found.applies_to(api))
+
+
+def results_of(state: RunState) -> RunResults:
+    """The run's results from what was judged, as the plugin builds them at its end: the gate, the API rows, the
+    root causes, for every report writer."""
+    from harness.plugin import build_results
+
+    return build_results(state)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import parse_qs
 
 import jwt
@@ -22,6 +24,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.conftest import SANDBOX_TENANT
+
+if TYPE_CHECKING:
+    from harness.run.state import RunState
 
 CLIENT_ID = "harness-sandbox-nonprod"
 JWKS = json.loads((SANDBOX_TENANT.parent / "sandbox-app.jwks.json").read_text())
@@ -151,3 +156,13 @@ def tenant_file(tmp_path: Path, base_url: str, *, scope: str | None = None, apis
     path = tmp_path / "independent.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@contextmanager
+def independent_state(tmp_path: Path, *, scope: str | None = None, **server: Any) -> Iterator[RunState]:
+    """A run's state over this server in process (``tests/support/checks.py``), with the tenant file above."""
+    from tests.support.checks import ROOT, tenant_state
+
+    with tenant_state(app=smart_server(**server), tenant_file=tenant_file(tmp_path, ROOT, scope=scope),
+                      tmp_path=tmp_path) as state:
+        yield state
