@@ -25,8 +25,10 @@ def test_summary_json_is_the_results_and_the_gate(tmp_path: Path) -> None:
                                        "reason": "the API's own exercise check broken: there is no answer to judge",
                                        "blocked": 5}]
     assert summary["verified_apis"] == {"verified": 30, "requested": 43}
-    # a machine reads the tenant's text as it was answered (every report for people escapes it)
+    # a machine reads the tenant's text as it was answered; the file itself holds nothing raw that a terminal acts on
     assert next(c for c in summary["checks"] if c["check_id"] == "exercise.read")["message"] == HOSTILE
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]",
+                         (tmp_path / "summary.json").read_text("utf-8"))
 
 
 def _sections(text: str) -> list[str]:
