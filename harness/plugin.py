@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+import httpx
 import pytest
 
 from harness import __version__
@@ -43,7 +44,17 @@ RESULTS = pytest.StashKey[RunResults]()
 GROUP_ORDER = {name: i for i, name in enumerate(GROUPS)}
 
 
+class TransportHook:
+    """The hook the plugin adds to pytest's: where the run's client sends its requests."""
 
+    @pytest.hookspec(firstresult=True)
+    def pytest_harness_transport(self, config: pytest.Config) -> httpx.BaseTransport | None:
+        """An httpx transport the run's client sends every request through instead of the network (a tenant
+        served in this process); ``None`` (no plugin answering) for the network. The first answer wins."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(TransportHook)
 
 
 _any_state: RunState | None = None  # for the hooks pytest gives no config (internal errors, collection reports)
@@ -126,7 +137,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     mode = config.getoption("--cassette-mode")
     cassette_dir = Path(config.getoption("--cassette-dir") or Path("cassettes") / tenant.name)
-    state = RunState(tenant, report_dir, policy=policy, baseline=baseline, mode=mode, cassette_dir=cassette_dir)
+    state = RunState(tenant, report_dir, policy=policy, baseline=baseline, mode=mode, cassette_dir=cassette_dir,
+                     transport=config.hook.pytest_harness_transport(config=config))
     state.allure_dir = Path(allure_dir)  # type: ignore[attr-defined]
     if mode != "live":
         from harness.cassette_files import prepare_recording

@@ -58,6 +58,19 @@ def history_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> 
         yield path
 
 
+@pytest.fixture(autouse=True)
+def checks_of_a_test_leave_with_it() -> Iterator[None]:
+    """A check a test declares in process (a pytester checks file, say) is forgotten after it, so that no other
+    test of the same worker finds it among the harness's checks; the checks of suites/ stay registered."""
+    from harness.checks import REGISTRY
+
+    before = set(REGISTRY)
+    yield
+    for check_id in set(REGISTRY) - before:
+        if not REGISTRY[check_id].origin.startswith("suites."):
+            del REGISTRY[check_id]
+
+
 def run_harness(report_dir: Path, *args: str, pytest_args: Iterable[str] = (), timeout: float = 300,
                 env: dict[str, str] | None = None) -> HarnessRun:
     """``epic-harness run`` in a child process, exactly as a user types it. The run is recorded, as every run

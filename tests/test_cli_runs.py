@@ -14,6 +14,7 @@ def _tenant(tmp_path: Path, name: str, extra: str = "") -> Path:
                           file_name=f"{name}.toml")
 
 
+@pytest.mark.e2e
 def test_several_tenants_each_with_its_own_report_and_gate(tmp_path: Path) -> None:
     from harness.sandbox import EmbeddedSandbox
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -98,12 +96,13 @@ def test_production_never_allows_writes(tmp_path: Path) -> None:
     assert tenant.checks.negative_auth is False
 
 
-def test_cli_exits_2_with_one_message(tmp_path: Path) -> None:
+def test_cli_exits_2_with_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
     path = write(tmp_path, GOOD.replace('kid = "k1"', 'kid = 7'))
-    done = subprocess.run([sys.executable, "-m", "harness", "run", "--tenant", str(path)],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2
-    assert "auth.kid" in done.stderr and "Traceback" not in done.stderr
+    assert main(["run", "--tenant", str(path), "--no-history"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"epic-harness: {path}: auth.kid: ") and err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_the_repository_sandbox_tenant_matches_the_embedded_one() -> None:

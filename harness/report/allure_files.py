@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.actors import CATEGORIES, short_actor
-from harness.escape import plain
+from harness.escape import json_text, plain
 from harness.run.outcome import Outcome
 from harness.run.results import CheckResult, RunResults
 from harness.scrub import SecretRegistry
@@ -120,12 +120,12 @@ def write_allure(results: RunResults, allure_dir: Path, secrets: SecretRegistry,
         attachments = []
         for name, value in (evidence.get(c.nodeid) or {}).items():
             source = f"{uuid.uuid4()}-attachment.json"
-            text = secrets.scrub_text(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+            text = json_text(secrets.scrub_text(json.dumps(value, indent=2, ensure_ascii=False, default=str)))
             (allure_dir / source).write_text(text, "utf-8")
             attachments.append({"name": name, "source": source, "type": "application/json"})
         document = result_document(c, results, attachments, urls)
         (allure_dir / f"{document['uuid']}-result.json").write_text(
-            secrets.scrub_text(json.dumps(document, ensure_ascii=False)), "utf-8")
+            json_text(secrets.scrub_text(json.dumps(document, ensure_ascii=False))), "utf-8")
     environment = {
         "Tenant": results.tenant, "Tenant.URL": results.base_url, "Environment": results.environment,
         "Epic.version": results.software_version or "unknown", "FHIR.versions": ",".join(results.fhir_versions),

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness.report import findings
-from harness.escape import markdown as md
+from harness.escape import json_text, markdown as md
 from harness.actors import actor
 from harness.run.outcome import OUTCOMES
 from harness.run.results import ApiRow, RunResults
@@ -16,7 +16,7 @@ MARK = {True: "yes", False: "NO", None: "-"}
 
 
 def write_summary_json(results: RunResults, path: Path) -> None:
-    path.write_text(json.dumps(results.as_dict(), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    path.write_text(json_text(json.dumps(results.as_dict(), indent=2, ensure_ascii=False)) + "\n", "utf-8")
 
 
 def _exercised(row: ApiRow) -> str:

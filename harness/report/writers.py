@@ -161,8 +161,11 @@ WRITERS: tuple[tuple[str, Callable[[RunResults, WriteContext], None]], ...] = (
 
 
 def write_all(results: RunResults, ctx: WriteContext) -> tuple[RunResults, list[str]]:
-    """Scrub the results once, run every writer; return the scrubbed results and any writer's error."""
+    """Scrub the results, run every writer; return the scrubbed results and any writer's error."""
+    known = len(ctx.secrets)
     clean = scrubbed(results, ctx.secrets, ctx.pseudonymizer)
+    if len(ctx.secrets) != known:  # a secret learnt on the way: what was copied before may still hold it
+        clean = scrubbed(clean, ctx.secrets)
     errors = []
     for name, writer in WRITERS:
         try:

@@ -8,15 +8,19 @@ is the same answer a run would judge; only pytest's collection, the reports and 
 out, so a check passing and failing costs milliseconds instead of a run of seconds. ``judge_each`` judges
 everything a run collects of one check (per API, FHIR version and ``parametrize`` case), ``judge_run`` every
 check in a run's order, and ``results_of`` turns what was judged into the run's results (gate, API rows, root
-causes) for the report writers.
+causes) for the report writers. ``sandbox_tenant`` (``variant``) changes a tenant's settings or test data without a
+file; ``served_state`` serves the sandbox on a loopback port, for the few faults only a real socket shows (a reset,
+a drip, a hang, TLS).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import pkgutil
 import warnings
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -87,18 +91,41 @@ def sandbox_app(*faults: str, **settings: Any) -> Any:
     return create_app(config)
 
 
+def variant(tenant: Tenant, **changes: Any) -> Tenant:
+    """``tenant`` with some fields changed. A mapping given for a settings table (``client``, ``probing``,
+    ``checks``, ``cassettes``) changes only those of its fields; for ``test_data`` it is merged, a ``None``
+    value removing the key; any other value replaces the field."""
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        current = getattr(tenant, name)
+        if isinstance(value, Mapping) and dataclasses.is_dataclass(current):
+            value = dataclasses.replace(current, **value)  # type: ignore[type-var]
+        elif isinstance(value, Mapping) and isinstance(current, dict):
+            value = {k: v for k, v in {**current, **value}.items() if v is not None}
+        out[name] = value
+    return dataclasses.replace(tenant, **out)
+
+
+def sandbox_tenant(*, base_url: str = ROOT, tenant_file: Path = SANDBOX_TENANT, **changes: Any) -> Tenant:
+    """The tenant file (the sandbox's unless named) addressed at ``base_url``, with :func:`variant`'s changes."""
+    return variant(load_tenant(tenant_file, base_url=base_url), **changes)
+
+
 @contextmanager
 def tenant_state(*faults: str, app: Any = None, handler: Callable[[httpx.Request], httpx.Response] | None = None,
-                 answer: Callable[[httpx.Request], httpx.Response | None] | None = None,
+                 answer: Callable[[httpx.Request], httpx.Response | None] | None = None, network: bool = False,
                  tenant_file: Path = SANDBOX_TENANT, base_url: str = ROOT, tmp_path: Path | None = None,
                  allow_writes: bool = False, tenant: Tenant | None = None, **state: Any) -> Iterator[RunState]:
     """A run's state over an in-process tenant: the sandbox with ``faults`` unless ``app`` or ``handler`` is given;
-    ``answer`` answers the requests it chooses to before they reach the tenant."""
+    ``answer`` answers the requests it chooses to before they reach the tenant. With ``network`` the client sends
+    over real sockets to ``base_url`` (or the ``tenant``'s) instead. ``state`` goes to the RunState (e.g.
+    ``sleep=waits.append``: the client's waits before a retry recorded instead of slept)."""
+    transport: httpx.BaseTransport | None = None
     if handler is not None:
-        transport: httpx.BaseTransport = httpx.MockTransport(handler)
-    else:
+        transport = httpx.MockTransport(handler)
+    elif not network:
         transport = AppTransport(app if app is not None else sandbox_app(*faults), base_url)
-    if answer is not None:
+    if answer is not None and transport is not None:
         transport = Intercepting(transport, answer)
     tenant = tenant or load_tenant(tenant_file, base_url=base_url, allow_writes=allow_writes)
     report_dir = tmp_path / "report" if tmp_path is not None else Path("reports") / "unit"
@@ -106,7 +133,30 @@ def tenant_state(*faults: str, app: Any = None, handler: Callable[[httpx.Request
     try:
         yield run
     finally:
-        transport.close()
+        run.client.close()
+        if transport is not None:
+            transport.close()
+
+
+@contextmanager
+def served_state(*faults: str, tls: bool = False, trusted: bool = True, cert_days: float = 365.0,
+                 tls_min_version: str = "1.2", tenant_file: Path = SANDBOX_TENANT, tmp_path: Path | None = None,
+                 sleep: Callable[[float], None] | None = None, **changes: Any) -> Iterator[RunState]:
+    """A run's state over real sockets: the sandbox with ``faults`` served on a loopback port, for what only the
+    wire shows (a reset, a drip, a hang, TLS). With ``tls`` it speaks https (``tls_min_version`` and later) with a
+    certificate valid ``cert_days``, whose CA the tenant trusts (``client.ca_file``) unless ``trusted`` is false;
+    ``changes`` as :func:`variant`'s; ``sleep`` as the RunState's."""
+    from harness.sandbox import EmbeddedSandbox, default_settings
+
+    with EmbeddedSandbox(default_settings(faults), tls=tls, cert_days=cert_days,
+                         tls_min_version=tls_min_version) as sandbox:
+        client = dict(changes.pop("client", {}))
+        if tls and trusted:
+            client.setdefault("ca_file", sandbox.ca_file)
+        tenant = sandbox_tenant(base_url=sandbox.base_url, tenant_file=tenant_file, client=client, **changes)
+        extra = {"sleep": sleep} if sleep is not None else {}
+        with tenant_state(network=True, tenant=tenant, tmp_path=tmp_path, **extra) as run:
+            yield run
 
 
 @dataclass
@@ -227,14 +277,13 @@ def cases(found: CheckInfo) -> list[dict[str, Any]]:
 
 
 def parametrizations(state: RunState, found: CheckInfo, apis: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """The parameters of everything a run collects of the check: one set per requested API it applies to (or per
-    API named), or per FHIR version, times the cases of its own ``parametrize``."""
+    """The parameters of everything a run collects of the check: one set per requested API it applies to (of those
+    named, if ``apis`` names some), or per FHIR version, times the cases of its own ``parametrize``."""
     parameters = inspect.signature(function_of(found)).parameters
     axes: list[dict[str, Any]] = [{}]
     if "api" in parameters:
-        chosen = [requested_api(state, n) for n in apis] if apis is not None else [
-            a for a in state.tenant.requested.apis if found.applies_to is None or _applies(found, a, state.tenant)]
-        axes = [{"api": api} for api in chosen]
+        named = [requested_api(state, n) for n in apis] if apis is not None else state.tenant.requested.apis
+        axes = [{"api": a} for a in named if found.applies_to is None or _applies(found, a, state.tenant)]
     elif "fhir_version" in parameters:
         axes = [{"fhir_version": version} for version in state.discovery.versions]
     return [{**axis, **case} for axis in axes for case in cases(found)]
