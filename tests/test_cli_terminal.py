@@ -43,6 +43,7 @@ def _run_in_a_terminal(argv: list[str], cwd: Path, timeout: float = 240) -> tupl
     return process.wait(timeout=30), b"".join(chunks).decode("utf-8", "replace")
 
 
+@pytest.mark.e2e
 def test_run_at_a_terminal_shows_live_progress_and_its_summary(tmp_path: Path) -> None:
     from harness.sandbox import EmbeddedSandbox
 
