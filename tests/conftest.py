@@ -13,6 +13,8 @@ from typing import Any, Iterable, Iterator
 
 import pytest
 
+from tests.support import e2e
+
 ROOT = Path(__file__).resolve().parents[1]
 PASSED, FAILED, USAGE, ERROR, INCOMPLETE = 0, 1, 2, 3, 5  # the gate's exit codes
 SANDBOX_TENANT = ROOT / "harness" / "sandbox" / "tenant" / "sandbox.toml"
@@ -47,37 +49,14 @@ class HarnessRun:
 
 HISTORY_ENV = "EPIC_HARNESS_HISTORY"
 
-# -- end-to-end runs are marked ----------------------------------------------------------------
-# A child process running the harness or the fleet (``python -m harness run``, ``epic-harness fleet``) costs
-# seconds; only the tests marked ``e2e`` may start one (``pytest -m "not e2e"`` is then the fast layer,
-# free of them). Everything else judges checks in process (tests/support/checks.py) or calls ``cli.main``.
-_E2E_ALLOWED = False
-
-
-def _is_harness_run(args: Any) -> bool:
-    argv = [str(a) for a in args] if isinstance(args, (list, tuple)) else str(args).split()
-    if argv and Path(argv[0]).name == "epic-harness":
-        return argv[1:2] in (["run"], ["fleet"])
-    return any(a == "-m" and b == "harness" and c in ("run", "fleet") for a, b, c in zip(argv, argv[1:], argv[2:]))
-
-
-def _refuse_unmarked_runs(event: str, args: tuple[Any, ...]) -> None:
-    if event == "subprocess.Popen" and not _E2E_ALLOWED and _is_harness_run(args[1]):
-        raise RuntimeError("this test starts the harness's command line in a child process: mark it "
-                           "@pytest.mark.e2e (an end-to-end run), or judge in process (tests/support/checks.py, cli.main)")
-
-
-sys.addaudithook(_refuse_unmarked_runs)
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    global _E2E_ALLOWED
-    _E2E_ALLOWED = item.get_closest_marker("e2e") is not None
+    """Only a test marked e2e may start the harness's run or fleet in a child process (tests/support/e2e.py)."""
+    e2e.allowed = item.get_closest_marker("e2e") is not None
     try:
         return (yield)
     finally:
-        _E2E_ALLOWED = False
+        e2e.allowed = False
 
 
 @pytest.fixture(scope="session", autouse=True)
