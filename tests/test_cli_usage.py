@@ -31,6 +31,7 @@ def test_an_unwritable_report_folder_is_refused_before_the_run(tmp_path: Path, c
 @pytest.mark.parametrize(("argv", "said"), [
     (["--base-url", "https://epic.example.org/api/FHIR/R4"], "--base-url: needs --tenant FILE"),
     (["--fault", "fhir-html-500:Practitionr"], "did you mean Practitioner?"),
+    (["--fault", "no-such-fault"], "no-such-fault"),
     (["--fault", "fhir-html-500", "--mode", "replay"], "a replay answers from the cassettes"),
     (["--fault", "fhir-html-500", "--tenant", str(SANDBOX_TENANT)], "faults apply only to the embedded sandbox"),
 ])

@@ -330,6 +330,16 @@ def test_a_baseline_waives_what_failed_before_and_fails_a_regression(pytester: p
     assert gate.waived == ["not a regression (baseline: failed): demo.fail: failed: the tenant said no"]
 
 
+def test_a_selection_runs_only_what_it_selects_and_the_gate_says_what_was_left_out(
+        pytester: pytest.Pytester, sandbox: Recorder) -> None:
+    done = run(pytester, str(ROOT / "suites"), "-k", "Practitioner and declared", transport=sandbox)
+    ran = [c for c in done.summary["checks"] if not (c["message"] or "").startswith("deselected")]
+    assert ran and {c["check_id"] for c in ran} == {"coverage.declared"}
+    assert all("Practitioner" in c["api"] for c in ran)
+    assert done.summary["gate"] == "incomplete" and done.result.ret == 5
+    assert any("deselected" in line for line in done.summary["gate_not_verified"])
+
+
 def test_plain_pytest_over_the_suites_with_xdist_gives_the_verdict_of_epic_harness_run(
         pytester: pytest.Pytester, sandbox: Recorder) -> None:
     done = run(pytester, str(ROOT / "suites"), "-n", "2", "-m", "discovery", transport=sandbox)
