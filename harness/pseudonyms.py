@@ -38,7 +38,7 @@ REMOVED_BASE64 = "cmVtb3ZlZA=="  # base64 of "removed": still a valid base64Bina
 MAX_KNOWN = 200_000  # remembered values for text scrubbing
 
 #: Every element name the shipped R4 and STU3 schemas bind to a closed code list (``enum``):
-#: replacing one of them would make a valid resource invalid. ``tests/test_scrub_patient_data.py``
+#: replacing one of them would make a valid resource invalid. ``tests/test_pseudonyms.py``
 #: re-derives this list from the schemas and fails if one is missing.
 ENUM_ELEMENTS = frozenset({
     "accept", "acceptUnknown", "action", "actuality", "aggregation", "assurance", "availability", "base",

@@ -1,7 +1,7 @@
 """A production tenant gets reads only, whatever the tenant file or the command line says: every check that
 writes, probes, sends a bad token request or should never reach production is stopped by its guard
 (harness/run/preconditions.py) before it sends anything, and a tenant file asking for more is refused.
-(One whole run against a production tenant file, watched on the wire: tests/test_run_production.py.)"""
+(One whole run against a production tenant file, watched on the wire: tests/e2e/test_production_reads_only.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from harness.run.preconditions import Skip, guard
 from tests.conftest import tenant_variant
 from tests.support.checks import info, judge, parametrizations, tenant_state
 
-#: the checks a whole run against production reports as skipped for being there (tests/test_run_production.py)
+#: the checks a whole run against production reports as skipped for being there (tests/e2e/test_production_reads_only.py)
 NEVER_IN_PRODUCTION = ("exercise.create", "scheduling.book", "auth.token.refuses", "auth.fhir.no-token",
                        "exercise.questionnaire-log-errors")
 

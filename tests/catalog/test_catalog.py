@@ -10,7 +10,7 @@ import pytest
 from harness.catalog import load_catalog, load_named_set, requested_from_list
 from harness.errors import ConfigError
 
-SEED_LIST = Path(__file__).parent / "data" / "careforce-phoenix-apis.txt"
+SEED_LIST = Path(__file__).parents[1] / "data" / "careforce-phoenix-apis.txt"
 
 
 def test_catalog_holds_epics_published_list() -> None:
