@@ -9,7 +9,6 @@ from typing import Callable
 from urllib.parse import parse_qs
 
 import httpx
-import pytest
 
 from tests.conftest import tenant_variant
 from tests.support.checks import judge, tenant_state
