@@ -12,7 +12,9 @@ tenant's answer cannot decide the rule; ``pytest.skip`` when the check does not 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, TypeVar
 
@@ -33,6 +35,8 @@ GROUPS: dict[str, str] = {
     "exercise": "API exercise",
     "probing": "Probing",
 }
+
+GROUP_ORDER = {name: i for i, name in enumerate(GROUPS)}
 
 # What a check may need before it runs. ``data:<key>`` needs test_data.<key> in the tenant file.
 REACHABLE = "reachable"            # the tenant answered the preflight
@@ -79,10 +83,32 @@ class CheckInfo:
     def marker(self) -> str:
         return self.group
 
+    def applies(self, api: Api, tenant: Any) -> bool:
+        """Whether this per-API check runs for ``api``: ``applies_to(api)``, or ``applies_to(api, tenant)`` for a
+        check that depends on the tenant file (no ``applies_to``: every API)."""
+        if self.applies_to is None:
+            return True
+        return bool(self.applies_to(api, tenant) if _takes_tenant(self.applies_to) else self.applies_to(api))
+
+    @property
+    def order(self) -> tuple[int, int, int]:
+        """Where a run puts the check: late ones last, then by group; a check judging what an exercise check
+        fetched runs after every exercise check of its group."""
+        return (int(self.late), GROUP_ORDER.get(self.group, len(GROUP_ORDER)), int(EXERCISED in self.needs))
+
     def writes_for(self, api: Api | None) -> bool:
         if callable(self.writes):
             return bool(api is not None and self.writes(api))
         return bool(self.writes)
+
+
+@functools.cache
+def _takes_tenant(applies_to: Any) -> bool:
+    """Whether ``applies_to`` takes the tenant too; asked once per function, not once per requested API."""
+    try:
+        return len(inspect.signature(applies_to).parameters) >= 2
+    except (TypeError, ValueError):
+        return False
 
 
 REGISTRY: dict[str, CheckInfo] = {}

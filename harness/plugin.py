@@ -8,7 +8,6 @@ and pytest's own traceback output is replaced by the harness's report (``--harne
 from __future__ import annotations
 
 import contextlib
-import functools
 import signal
 import threading
 import time
@@ -23,7 +22,7 @@ from harness import __version__
 from harness.actors import token_refusal_actor
 from harness.auth import TokenProvider
 from harness.catalog import load_named_set, named_sets
-from harness.checks import EXERCISED, GROUPS, TOKEN, CheckContext, info_of
+from harness.checks import GROUPS, TOKEN, CheckContext, info_of
 from harness.client import TenantClient
 from harness.config import Tenant, load_tenant
 from harness.discovery import Discovery
@@ -41,7 +40,6 @@ STATE = pytest.StashKey[RunState]()
 CONTEXT = pytest.StashKey[CheckContext]()
 LOG_START = pytest.StashKey[int]()
 RESULTS = pytest.StashKey[RunResults]()
-GROUP_ORDER = {name: i for i, name in enumerate(GROUPS)}
 
 
 class TransportHook:
@@ -173,24 +171,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("fhir_version", versions, ids=versions)
     if info is None or info.applies_to is None or "api" not in metafunc.fixturenames:
         return
-    apis = [a for a in state.tenant.requested.apis if _applies(info.applies_to, a, state.tenant)] if state else []
+    apis = [a for a in state.tenant.requested.apis if info.applies(a, state.tenant)] if state else []
     metafunc.parametrize("api", apis, ids=[a.slug for a in apis])
-
-
-def _applies(applies_to: Any, api: Any, tenant: Tenant) -> bool:
-    """``applies_to(api)``, or ``applies_to(api, tenant)`` for a check that depends on the tenant file."""
-    return bool(applies_to(api, tenant) if _takes_tenant(applies_to) else applies_to(api))
-
-
-@functools.cache
-def _takes_tenant(applies_to: Any) -> bool:
-    """Whether ``applies_to`` takes the tenant too; asked once per function, not once per requested API."""
-    import inspect
-
-    try:
-        return len(inspect.signature(applies_to).parameters) >= 2
-    except (TypeError, ValueError):
-        return False
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -213,10 +195,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if state is not None:
         def order(item: pytest.Item) -> tuple[int, int, int]:
             info = info_of(getattr(item, "function", None))
-            if info is None:
-                return (len(GROUP_ORDER), 0, 0)
-            # a check judging what an exercise check fetched runs after every exercise check of its group
-            return (int(info.late), GROUP_ORDER.get(info.group, len(GROUP_ORDER)), int(EXERCISED in info.needs))
+            return info.order if info is not None else (len(GROUPS), 0, 0)
 
         keep.sort(key=order)  # stable: within a group, the order of definition
     items[:] = keep

@@ -24,7 +24,6 @@ import harness.report.terminal  # noqa: F401
 import harness.requirements  # noqa: F401
 import harness.token_probes  # noqa: F401
 import suites.test_auth  # noqa: F401
-from harness.checks import REGISTRY
 from harness.plugin import RESULTS
 from harness.run.outcome import GateState, Outcome
 from harness.run.results import CheckResult, RunResults
@@ -180,15 +179,6 @@ def run(pytester: pytest.Pytester, *args: str, transport: httpx.BaseTransport, t
                                           "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:hypothesispytest", *args,
                                           plugins=[plugin])
     return Run(result, plugin, report)
-
-
-@pytest.fixture(autouse=True)
-def registry_as_it_was() -> Iterator[None]:
-    """The checks a run here declares leave the registry with the run (pytester unloads their module too)."""
-    before = dict(REGISTRY)
-    yield
-    REGISTRY.clear()
-    REGISTRY.update(before)
 
 
 @pytest.fixture(scope="module")

@@ -283,7 +283,7 @@ def parametrizations(state: RunState, found: CheckInfo, apis: Iterable[str] | No
     axes: list[dict[str, Any]] = [{}]
     if "api" in parameters:
         named = [requested_api(state, n) for n in apis] if apis is not None else state.tenant.requested.apis
-        axes = [{"api": a} for a in named if found.applies_to is None or _applies(found, a, state.tenant)]
+        axes = [{"api": a} for a in named if found.applies(a, state.tenant)]
     elif "fhir_version" in parameters:
         axes = [{"fhir_version": version} for version in state.discovery.versions]
     return [{**axis, **case} for axis in axes for case in cases(found)]
@@ -301,12 +301,8 @@ def judge_each(state: RunState, check_id: str, apis: Iterable[str] | None = None
 def run_order(found: CheckInfo) -> tuple[int, int, int, str, int]:
     """Where a run puts the check: the plugin's order (late last, by group, the checks judging an exercise check's
     answer after it), then collection's (module, line)."""
-    from harness.checks import EXERCISED
-    from harness.plugin import GROUP_ORDER
-
     fn = function_of(found)
-    return (int(found.late), GROUP_ORDER.get(found.group, len(GROUP_ORDER)), int(EXERCISED in found.needs),
-            fn.__module__, fn.__code__.co_firstlineno)
+    return (*found.order, fn.__module__, fn.__code__.co_firstlineno)
 
 
 def judge_run(state: RunState, select: Callable[[CheckInfo], bool] = lambda found: True) -> dict[str, Judged]:
@@ -317,12 +313,6 @@ def judge_run(state: RunState, select: Callable[[CheckInfo], bool] = lambda foun
     for found in sorted((f for f in REGISTRY.values() if select(f)), key=run_order):
         out.update(judge_each(state, found.id))
     return out
-
-
-def _applies(found: CheckInfo, api: Api, tenant: Tenant) -> bool:
-    assert found.applies_to is not None
-    takes_tenant = len(inspect.signature(found.applies_to).parameters) >= 2
-    return bool(found.applies_to(api, tenant) if takes_tenant else found.applies_to(api))
 
 
 def check_ids() -> list[str]:
